@@ -134,7 +134,11 @@ class SynthConfig:
         "housing": 1.0, "material": 0.7, "health": 0.4, "emotional_development": 0.6,
         "education": 0.5, "basic_care": 0.9, "safety": 1.0, "relationships": 0.7})
     efo_followup_keeps: float = 0.85
-    efo_sd: dict = field(default_factory=lambda: {"family": 0.5, "child": 0.4, "child_domain": 0.3, "occasion": 0.5})
+    #: share of families whose situation responds to support; responders gain gain/share,
+    #: the others nothing, so the mean gain per domain is ``efo_gain_at_closure``
+    efo_responders: float = 0.65
+    #: raters re-rate a domain only when it moved: small occasion noise
+    efo_sd: dict = field(default_factory=lambda: {"family": 0.5, "child": 0.4, "child_domain": 0.3, "occasion": 0.1})
     efo_assessed: dict = field(default_factory=lambda: {"intake": 0.9, "interim": 0.5, "closure": 0.85})
     #: follow-up ЕФО given a 6-month visit: logit p = a + b*(intake mean score - 2) + c*substance_use
     efo_followup_logit: tuple = (1.0, 1.2, -0.8)
@@ -544,7 +548,8 @@ def efo_latent(cfg: SynthConfig, fam: pd.DataFrame, ch: pd.DataFrame, rng) -> di
     shift[:, col["health"]] -= 0.3 * f["parent_mental_illness"].to_numpy()
     shift[:, col["safety"]] -= 0.5 * f["parent_substance_use"].to_numpy() + 0.3 * f["prior_removal"].to_numpy()
     base = base + shift
-    gain = np.array([cfg.efo_gain_at_closure[k] for k in domains])[None, :]
+    responds = rng.random(len(fam))[fi] < cfg.efo_responders
+    gain = np.array([cfg.efo_gain_at_closure[k] for k in domains])[None, :] * (responds / cfg.efo_responders)[:, None]
     occ = lambda: rng.normal(0, sd["occasion"], (n, d))  # noqa: E731
     return {
         "intake": _levels(base + occ()),

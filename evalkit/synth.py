@@ -1,0 +1,136 @@
+"""``evalkit synth``: write a synthetic source — messy raw exports plus the truth behind them.
+
+Layout of what it writes (``out`` is ``data_raw/demo`` by default)::
+
+    out/<org>/...                 the organisation's raw export (xlsx workbook or CSV set)
+    out/_truth/truth.json         configuration and true parameters (tests read it; notebooks never)
+    out/_truth/tables/*.parquet   the clean canonical tables the exports were made from
+    out/_truth/personal/*.parquet the fake personal data in the exports (for no-PII scans)
+    out/_truth/defects.csv        every injected defect: where, what, expected outcome
+    out/_truth/expected_lost.csv  truth rows a correct cleaning cannot deliver
+
+The same configuration and seed give byte-identical files.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from evalkit.synth import synthesize
+>>> from evalkit.synth_model import demo_config
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "demo"
+>>> summary = synthesize(out, demo_config(families=40), truth_mc_families=2_000)
+>>> sorted(p.name for p in out.iterdir())
+['_truth', 'org_a', 'org_b']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evalkit import __version__
+from evalkit.errors import UserError
+from evalkit.paths import truth_dir
+from evalkit.synth_exports import write_exports
+from evalkit.synth_model import SynthConfig, simulate
+from evalkit.synth_truth import personal_data, true_parameters, truth_tables
+
+__all__ = ["synthesize", "read_truth", "read_truth_tables"]
+
+log = logging.getLogger("evalkit")
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    raise TypeError(type(o))
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    df.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+
+
+def synthesize(out: Path, config: SynthConfig, truth_mc_families: int = 200_000,
+               progress=None) -> dict:
+    """Generate the population, its truth and its messy exports into ``out``.
+
+    ``out`` is replaced only if it is missing or a previous synthetic source (it holds
+    ``_truth/truth.json``): real raw data is never overwritten. Writing happens in a
+    sibling temporary folder that is renamed at the end, so an interrupted run leaves the
+    previous source intact.
+    """
+    out = Path(out)
+    if out.exists() and not (truth_dir(out) / "truth.json").is_file():
+        if any(out.iterdir()):
+            raise UserError(f"{out} exists and is not a synthetic source made by `evalkit synth`; "
+                            "refusing to overwrite raw data / папка содержит не синтетические данные, "
+                            "перезапись запрещена")
+    say = progress or (lambda msg: log.info(msg))
+    t0 = time.perf_counter()
+    tmp = out.with_name(out.name + ".synth-tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        say(f"simulating {config.families:,} families")
+        latent = simulate(config)
+        say(f"{len(latent.children):,} children; building the truth tables")
+        truth = truth_tables(latent)
+        personal = personal_data(latent)
+        say("writing the raw exports with injected defects")
+        defects, lost = write_exports(latent, truth, personal, tmp, config.seed)
+        tdir = truth_dir(tmp)
+        (tdir / "tables").mkdir(parents=True)
+        (tdir / "personal").mkdir()
+        for name, df in truth.items():
+            _write_parquet(df, tdir / "tables" / f"{name}.parquet")
+        for name, df in personal.items():
+            _write_parquet(df, tdir / "personal" / f"{name}.parquet")
+        defects.to_csv(tdir / "defects.csv", index=False, encoding="utf-8")
+        lost.to_csv(tdir / "expected_lost.csv", index=False, encoding="utf-8")
+        say(f"computing the true parameters on {truth_mc_families:,} Monte Carlo families")
+        params = true_parameters(config, truth_mc_families) if truth_mc_families else {}
+        doc = {"evalkit_version": __version__, "config": config.to_dict(), "truth": params,
+               "rows": {k: int(len(v)) for k, v in truth.items()},
+               "defects": defects.groupby(["kind", "expected"]).size().rename("n").reset_index()
+               .to_dict(orient="records") if len(defects) else []}
+        (tdir / "truth.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=_json_default),
+                                         encoding="utf-8")
+        (tdir / "README.md").write_text(
+            "# _truth\n\nThe generator's truth for this synthetic source. Tests read it; notebooks and "
+            "`evalkit clean` never do. See evalkit/synth.py.\n", encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - t0
+    summary = {"out": str(out), "families": int(len(latent.families)), "children": int(len(latent.children)),
+               "rows": doc["rows"], "defects": int(len(defects)), "seconds": round(seconds, 2)}
+    say(f"done in {seconds:.1f} s: {summary['families']:,} families, {summary['children']:,} children, "
+        f"{summary['defects']:,} injected defects")
+    return summary
+
+
+def read_truth(source: Path) -> dict:
+    """The truth.json of a synthetic source (for tests and benchmarks, never for notebooks)."""
+    path = truth_dir(Path(source)) / "truth.json"
+    if not path.is_file():
+        raise UserError(f"{source} has no synthetic truth ({path} is missing); run `evalkit synth` first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_truth_tables(source: Path) -> dict[str, pd.DataFrame]:
+    """The clean canonical tables a synthetic source was generated from."""
+    folder = truth_dir(Path(source)) / "tables"
+    return {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
