@@ -72,14 +72,12 @@ def synth(out, families, orgs, seed, truth_mc, quiet):
               help="File to write (default: print to stdout).")
 def dictionary(lang, out):
     """The data dictionary of the canonical tables, generated from the schemas."""
-    from evalkit.dictionary import render_dictionary
+    from evalkit.dictionary import render_dictionary, write_dictionary
 
-    text = render_dictionary(lang)
     if out:
-        Path(out).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {out}")
+        click.echo(f"wrote {write_dictionary(out, lang)}")
     else:
-        click.echo(text)
+        click.echo(render_dictionary(lang))
 
 
 @cli.command()
