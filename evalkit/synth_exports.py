@@ -36,7 +36,7 @@ RU_MONTHS_GENITIVE = ("января", "февраля", "марта", "апре�
                       "сентября", "октября", "ноября", "декабря")
 #: above this many rows in one sheet an xlsx-style organisation writes UTF-8 CSV instead
 #: (openpyxl writes ~1,500 rows/s of this shape; see measured-anchors.md)
-XLSX_MAX_ROWS = 150_000
+XLSX_MAX_ROWS = 50_000
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 
 
