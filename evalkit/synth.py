@@ -6,8 +6,8 @@ Layout of what it writes (``out`` is ``data_raw/demo`` by default)::
     out/_truth/truth.json         configuration and true parameters (tests read it; notebooks never)
     out/_truth/tables/*.parquet   the clean canonical tables the exports were made from
     out/_truth/personal/*.parquet the fake personal data in the exports (for no-PII scans)
-    out/_truth/defects.csv        every injected defect: where, what, expected outcome
-    out/_truth/expected_lost.csv  truth rows a correct cleaning cannot deliver
+    out/_truth/defects.parquet    every injected defect: where, what, expected outcome (+ .csv when small)
+    out/_truth/expected_lost.parquet  truth rows a correct cleaning cannot deliver
 
 The same configuration and seed give byte-identical files.
 
@@ -40,9 +40,12 @@ from evalkit.synth_exports import write_exports
 from evalkit.synth_model import SynthConfig, simulate
 from evalkit.synth_truth import personal_data, true_parameters, truth_tables
 
-__all__ = ["synthesize", "read_truth", "read_truth_tables"]
+__all__ = ["synthesize", "read_truth", "read_truth_tables", "read_defects"]
 
 log = logging.getLogger("evalkit")
+
+#: defects.csv (a copy of defects.parquet to open in a spreadsheet) is written up to this size
+CSV_COPY_MAX_ROWS = 200_000
 
 
 def _json_default(o):
@@ -95,8 +98,10 @@ def synthesize(out: Path, config: SynthConfig, truth_mc_families: int = 200_000,
             _write_parquet(df, tdir / "tables" / f"{name}.parquet")
         for name, df in personal.items():
             _write_parquet(df, tdir / "personal" / f"{name}.parquet")
-        defects.to_csv(tdir / "defects.csv", index=False, encoding="utf-8")
-        lost.to_csv(tdir / "expected_lost.csv", index=False, encoding="utf-8")
+        _write_parquet(defects, tdir / "defects.parquet")
+        _write_parquet(lost, tdir / "expected_lost.parquet")
+        if len(defects) <= CSV_COPY_MAX_ROWS:  # a copy to open in a spreadsheet
+            defects.to_csv(tdir / "defects.csv", index=False, encoding="utf-8-sig")
         say(f"computing the true parameters on {truth_mc_families:,} Monte Carlo families")
         params = true_parameters(config, truth_mc_families) if truth_mc_families else {}
         doc = {"evalkit_version": __version__, "config": config.to_dict(), "truth": params,
@@ -134,3 +139,9 @@ def read_truth_tables(source: Path) -> dict[str, pd.DataFrame]:
     """The clean canonical tables a synthetic source was generated from."""
     folder = truth_dir(Path(source)) / "tables"
     return {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+
+
+def read_defects(source: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The injected defects and the truth rows a correct cleaning cannot deliver."""
+    folder = truth_dir(Path(source))
+    return pd.read_parquet(folder / "defects.parquet"), pd.read_parquet(folder / "expected_lost.parquet")

@@ -258,25 +258,39 @@ def format_amounts_ru(x: pd.Series) -> pd.Series:
 
 # ----------------------------------------------------------------------------- raw tables
 
-def _org_tables(truth: dict, personal: dict, org: OrgSpec, all_orgs: tuple) -> dict[str, pd.DataFrame]:
+def _org_of_rows(latent: Latent) -> dict[str, np.ndarray]:
+    """The organisation (index) of every truth row, from the latent population (truth
+    tables are built row for row from it), so no identifier string is ever parsed."""
+    fam_org = latent.families["org_i"].to_numpy()
+    child_org = fam_org[latent.children["fam"].to_numpy()]
+    return {"families": fam_org, "cases": fam_org, "children": child_org,
+            "assessments": fam_org[latent.assessments["fam"].to_numpy()],
+            "events": child_org[latent.events["child"].to_numpy()],
+            "contacts": child_org[latent.contacts["child"].to_numpy()],
+            "services": fam_org[latent.services["fam"].to_numpy()]}
+
+
+def _org_tables(truth: dict, personal: dict, org: OrgSpec, org_i: int, org_of: dict) -> dict[str, pd.DataFrame]:
     """The org's truth rows in raw-key form, with personal data joined back, plus ``_tr`` (truth row)."""
     code = org.code
     strip = len(code) + 1
 
-    def mine(table, col="org"):
+    def mine(table):
         df = truth[table]
-        return df[df[col] == code].copy() if col in df else df
+        if table == "costs":
+            df = df[df["org"] == code].copy()
+        else:
+            df = df[org_of[table] == org_i].copy()
+        df["_tr"] = df.index
+        return df
 
     fam = mine("families")
-    fam["_tr"] = fam.index
     fam["family_key"] = fam["family_id"].str[strip:]
     pf = personal["families"]
     pf = pf[pf["org"] == code].set_index("family_key")
     fam = fam.join(pf[["parent_name", "phone", "address"]], on="family_key")
 
-    ch = truth["children"]
-    ch = ch[ch["family_id"].str.startswith(code + ":")].copy()
-    ch["_tr"] = ch.index
+    ch = mine("children")
     ch["family_key"] = ch["family_id"].str[strip:]
     ch["child_key"] = ch["child_id"].str[strip:]
     pc = personal["children"]
@@ -284,15 +298,12 @@ def _org_tables(truth: dict, personal: dict, org: OrgSpec, all_orgs: tuple) -> d
     ch = ch.join(pc[["child_name", "birth_date"]], on="child_key")
 
     cs = mine("cases")
-    cs["_tr"] = cs.index
     cs["case_key"] = cs["case_id"].str[strip:]
     cs["family_key"] = cs["family_id"].str[strip:]
     cs["case_manager"] = cs["case_manager"].str[strip:]
 
     def by_child(table):
-        df = truth[table]
-        df = df[df["child_id"].str.startswith(code + ":")].copy()
-        df["_tr"] = df.index
+        df = mine(table)
         df["child_key"] = df["child_id"].str[strip:]
         return df
 
@@ -300,12 +311,9 @@ def _org_tables(truth: dict, personal: dict, org: OrgSpec, all_orgs: tuple) -> d
     asm["case_key"] = asm["case_id"].str[strip:]
     ev = by_child("events")
     co = by_child("contacts")
-    sv = truth["services"]
-    sv = sv[sv["case_id"].str.startswith(code + ":")].copy()
-    sv["_tr"] = sv.index
+    sv = mine("services")
     sv["case_key"] = sv["case_id"].str[strip:]
     cost = mine("costs")
-    cost["_tr"] = cost.index
     cost["org_name"] = org.name
     return {"families": fam, "children": ch, "cases": cs, "assessments": asm, "events": ev,
             "contacts": co, "services": sv, "costs": cost}
@@ -321,12 +329,35 @@ class _Sheet:
         self.df["_rid"] = np.arange(len(self.df))
         self.df["_order"] = np.arange(len(self.df), dtype=float)
         self.truth_rows = list(truth_rows)  # per _rid: list of truth row indices
-        self.defects: list[dict] = []
+        self._chunks: list[pd.DataFrame] = []
 
-    def record(self, rids, column, kind, raw, original, expected, key=None):
-        for rid, r, o in zip(np.atleast_1d(rids), np.atleast_1d(raw), np.atleast_1d(original)):
-            self.defects.append({"rid": int(rid), "column": column, "kind": kind, "raw_value": _s(r),
-                                 "original_value": _s(o), "expected": expected})
+    def record(self, rids, column, kind, raw, original, expected, duplicate_of=None) -> None:
+        rids = np.atleast_1d(rids).astype("int64")
+        n = len(rids)
+        self._chunks.append(pd.DataFrame({
+            "rid": rids, "column": column, "kind": kind,
+            "raw_value": _texts(raw, n), "original_value": _texts(original, n), "expected": expected,
+            "duplicate_of_rid": np.full(n, -1, dtype="int64") if duplicate_of is None
+            else np.atleast_1d(duplicate_of).astype("int64")}))
+
+    @property
+    def defects(self) -> pd.DataFrame:
+        if not self._chunks:
+            return pd.DataFrame(columns=["rid", "column", "kind", "raw_value", "original_value", "expected",
+                                         "duplicate_of_rid"])
+        if len(self._chunks) > 1:
+            self._chunks = [pd.concat(self._chunks, ignore_index=True)]
+        return self._chunks[0]
+
+    def rids_with(self, expected: str | None = None) -> np.ndarray:
+        d = self.defects
+        return (d["rid"] if expected is None else d.loc[d["expected"] == expected, "rid"]).to_numpy()
+
+
+def _texts(values, n: int) -> np.ndarray:
+    if values is None:
+        return np.full(n, None, dtype=object)
+    return np.array([_s(v) for v in np.atleast_1d(np.asarray(values, dtype=object))], dtype=object)
 
 
 def _s(v) -> str | None:
@@ -401,7 +432,7 @@ def _inject_recoverable(style: Style, sheets: dict[str, _Sheet], rng) -> None:
     """Mess a correct cleaning repairs; rows already broken beyond repair are left alone."""
     for table, sh in sheets.items():
         df = sh.df
-        broken = df["_rid"].isin({d["rid"] for d in sh.defects}).to_numpy()
+        broken = df["_rid"].isin(sh.rids_with()).to_numpy()
         for field, head in sh.columns.items():
             col = df[field]
             present = np.flatnonzero(col.notna().to_numpy() & ~broken)
@@ -487,8 +518,7 @@ def _inject_unusable(style: Style, sheets: dict[str, _Sheet], rng) -> None:
     def victims(sh, field=None, minimum=1):
         df = sh.df
         ok = np.ones(len(df), dtype=bool)
-        used = {d["rid"] for d in sh.defects if d["expected"] == "quarantine"}
-        ok &= ~df["_rid"].isin(used).to_numpy()
+        ok &= ~df["_rid"].isin(sh.rids_with("quarantine")).to_numpy()
         if field is not None:
             ok &= df[field].notna().to_numpy()
         cand = np.flatnonzero(ok)
@@ -558,7 +588,7 @@ def _inject_duplicates(sheets: dict[str, _Sheet], rng) -> None:
     """Rows pasted twice, verbatim: a correct cleaning merges them (and logs it)."""
     for table in ("families", "children", "cases", "events", "contacts"):
         sh = sheets[table]
-        quarantined = sh.df["_rid"].isin({d["rid"] for d in sh.defects if d["expected"] == "quarantine"}).to_numpy()
+        quarantined = sh.df["_rid"].isin(sh.rids_with("quarantine")).to_numpy()
         cand = np.flatnonzero(~quarantined)
         idx = cand[_pick(rng, len(cand), RATES["exact_duplicate"], 1)] if len(cand) else cand
         if len(idx):
@@ -572,12 +602,9 @@ def _append_copies(sh: _Sheet, idx, copies: pd.DataFrame, kind: str, column, exp
     copies["_order"] = sh.df.loc[idx, "_order"].to_numpy() + 0.5  # pasted right below the original
     sh.truth_rows.extend(sh.truth_rows[r] for r in orig_rids)
     sh.df = pd.concat([sh.df, copies], ignore_index=True)
-    for o, c in zip(orig_rids, copies["_rid"]):
-        sh.defects.append({"rid": int(c), "column": column, "kind": kind, "raw_value": None,
-                           "original_value": None, "expected": expected, "duplicate_of_rid": int(o)})
-        if expected == "quarantine":  # both rows of a conflict are quarantined
-            sh.defects.append({"rid": int(o), "column": column, "kind": kind, "raw_value": None,
-                               "original_value": None, "expected": expected, "duplicate_of_rid": int(c)})
+    sh.record(copies["_rid"].to_numpy(), column, kind, None, None, expected, duplicate_of=orig_rids)
+    if expected == "quarantine":  # both rows of a conflict are quarantined
+        sh.record(orig_rids, column, kind, None, None, expected, duplicate_of=copies["_rid"].to_numpy())
 
 
 # ----------------------------------------------------------------------------- writing
@@ -646,10 +673,11 @@ def write_exports(latent: Latent, truth: dict, personal: dict, out: Path, seed: 
     """
     defects, lost = [], []
     cfg = latent.config
+    org_of = _org_of_rows(latent)
     for i, org in enumerate(cfg.orgs):
         rng = np.random.default_rng(np.random.SeedSequence([seed, 101, i]))
         style = STYLES[org.style]
-        tables = _org_tables(truth, personal, org, cfg.orgs)
+        tables = _org_tables(truth, personal, org, i, org_of)
         sheets = _build_raw(style, tables)
         _inject_unusable(style, sheets, rng)
         _inject_recoverable(style, sheets, rng)
@@ -673,17 +701,22 @@ def write_exports(latent: Latent, truth: dict, personal: dict, out: Path, seed: 
                 _write_csv(folder / name, sh, enc, sep)
                 files[t] = (name, None)
         for t, sh in sheets.items():
-            line_of = dict(zip(sh.df["_rid"], sh.df["_line"]))
-            for d in sh.defects:
-                rec = {"org": org.code, "table": t, "file": files[t][0], "sheet": files[t][1],
-                       "line": int(line_of[d["rid"]]), "column": d["column"], "kind": d["kind"],
-                       "raw_value": d["raw_value"], "original_value": d["original_value"],
-                       "expected": d["expected"],
-                       "duplicate_of_line": int(line_of[d["duplicate_of_rid"]]) if "duplicate_of_rid" in d else None,
-                       "truth_rows": ",".join(map(str, sh.truth_rows[d["rid"]]))}
-                defects.append(rec)
+            d = sh.defects
+            if not len(d):
+                continue
+            line_of = pd.Series(sh.df["_line"].to_numpy(), index=sh.df["_rid"].to_numpy())
+            truth_rows = pd.Series([",".join(map(str, r)) for r in sh.truth_rows])
+            dup = d["duplicate_of_rid"].to_numpy()
+            defects.append(pd.DataFrame({
+                "org": org.code, "table": t, "file": files[t][0], "sheet": files[t][1],
+                "line": line_of.loc[d["rid"].to_numpy()].to_numpy(), "column": d["column"].to_numpy(),
+                "kind": d["kind"].to_numpy(), "raw_value": d["raw_value"].to_numpy(),
+                "original_value": d["original_value"].to_numpy(), "expected": d["expected"].to_numpy(),
+                "duplicate_of_line": pd.array(np.where(dup >= 0, line_of.reindex(dup).to_numpy(), np.nan),
+                                              dtype="Int64"),
+                "truth_rows": truth_rows.loc[d["rid"].to_numpy()].to_numpy()}))
         lost.append(_expected_lost(truth, sheets, org))
-    d = pd.DataFrame(defects)
+    d = pd.concat(defects, ignore_index=True)
     d = d.sort_values(["org", "table", "line", "kind", "column"], kind="stable", na_position="first").reset_index(drop=True)
     lost_df = pd.concat(lost, ignore_index=True).drop_duplicates().sort_values(["table", "truth_row"]).reset_index(drop=True)
     return d, lost_df
@@ -693,9 +726,8 @@ def _expected_lost(truth: dict, sheets: dict[str, _Sheet], org: OrgSpec) -> pd.D
     """Truth rows a correct cleaning cannot deliver: quarantined rows and what hangs on them."""
     direct: dict[str, set] = {t: set() for t in truth}
     for t, sh in sheets.items():
-        for d in sh.defects:
-            if d["expected"] == "quarantine":
-                direct[t].update(sh.truth_rows[d["rid"]])
+        for rid in np.unique(sh.rids_with("quarantine")):
+            direct[t].update(sh.truth_rows[rid])
     fam = truth["families"]
     lost_fam = set(fam.loc[sorted(direct["families"]), "family_id"])
     ch = truth["children"]

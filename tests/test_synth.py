@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from evalkit import labels
-from evalkit.synth import read_truth, read_truth_tables, synthesize
+from evalkit.synth import read_defects, read_truth, read_truth_tables, synthesize
 from evalkit.synth_exports import STYLES
 from evalkit.synth_model import demo_config, simulate
 
@@ -79,7 +79,7 @@ def test_both_export_styles_are_written(demo_source):
 
 
 def test_every_defect_is_where_the_record_says(demo_source):
-    defects = pd.read_csv(demo_source / "_truth" / "defects.csv", dtype={"sheet": object})
+    defects = read_defects(demo_source)[0]
     cache = {}
     checked = 0
     for (org, file, sheet), group in defects.groupby(["org", "file", "sheet"], dropna=False):
@@ -108,7 +108,7 @@ def test_every_defect_is_where_the_record_says(demo_source):
 
 @pytest.mark.parametrize("org", ["org_a", "org_b"])
 def test_every_kind_of_mess_appears_in_both_styles(demo_source, org):
-    defects = pd.read_csv(demo_source / "_truth" / "defects.csv")
+    defects = read_defects(demo_source)[0]
     kinds = set(defects.loc[defects["org"] == org, "kind"])
     expected = {"date_variant", "yes_no_variant", "whitespace_case", "category_typo", "whitespace_id",
                 "exact_duplicate", "conflicting_duplicate", "impossible_date", "closed_before_opened",
@@ -130,7 +130,7 @@ def test_every_kind_of_mess_appears_in_both_styles(demo_source, org):
 def test_raw_row_counts_add_up(demo_source):
     """Rows in every raw sheet = truth rows (grouped for wide ЕФО) + duplicates pasted in."""
     truth = read_truth_tables(demo_source)
-    defects = pd.read_csv(demo_source / "_truth" / "defects.csv", dtype={"sheet": object})
+    defects = read_defects(demo_source)[0]
     for org, style_name in ORG_STYLE.items():
         style = STYLES[style_name]
         for table, (name, header_line, cols) in style.layout.items():
@@ -155,8 +155,7 @@ def test_raw_row_counts_add_up(demo_source):
 
 def test_expected_lost_includes_every_quarantined_row_and_what_hangs_on_it(demo_source):
     truth = read_truth_tables(demo_source)
-    defects = pd.read_csv(demo_source / "_truth" / "defects.csv")
-    lost = pd.read_csv(demo_source / "_truth" / "expected_lost.csv")
+    defects, lost = read_defects(demo_source)
     lost_set = set(zip(lost["table"], lost["truth_row"]))
     q = defects[defects["expected"] == "quarantine"]
     for rec in q.itertuples():
