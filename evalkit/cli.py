@@ -37,6 +37,8 @@ def cli() -> None:
     \b
     Commands in the order of the data flow:
       synth       make a synthetic source with known truth (the demo)
+      check       what cleaning a source would do (nothing written)
+      clean       raw exports -> canonical, pseudonymised tables in data_clean/
       dictionary  write the data dictionary of the canonical tables
       calibrate   compare the synthetic population with the seeds' figures
       demo        everything the demo needs, end to end
@@ -64,6 +66,58 @@ def synth(out, families, orgs, seed, truth_mc, quiet):
                          truth_mc_families=truth_mc, progress=_progress(quiet))
     click.echo(f"wrote {summary['out']}: {summary['families']:,} families, {summary['children']:,} children, "
                f"{summary['defects']:,} injected defects in {summary['seconds']:.1f} s")
+
+
+def _report(result) -> None:
+    """What a cleaning did, for a person: per table, then the quarantine reasons."""
+    s = result.summary
+    click.echo("таблица / table            прочитано/read  оставлено/kept  объединено/merged  карантин/quarantined")
+    for table, r in s.iterrows():
+        click.echo(f"{table:<26} {r['read']:>14,} {r['kept']:>15,} {r['merged']:>18,} {r['quarantined']:>20,}")
+    q = result.quarantine
+    if len(q):
+        reasons = q["reasons"].str.split("; ").explode().str.replace(r"\(.*\)$", "", regex=True)
+        reasons = reasons.str.replace(r"row\(s\) \[.*\]", "row(s) …", regex=True).str.strip()
+        click.echo(f"\nпричины карантина / quarantine reasons ({len(q):,} rows):")
+        for reason, n in reasons.value_counts().head(15).items():
+            click.echo(f"  {n:>7,}  {reason}")
+    if result.ignored_columns:
+        cols = sorted({f"{c['file']}{'/' + c['sheet'] if c['sheet'] else ''}: {c['column']}" for c in result.ignored_columns})
+        click.echo("\nне сопоставлены и не прочитаны / columns not mapped (not read): " + "; ".join(cols[:20]))
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--key-file", type=click.Path(path_type=Path), default=None,
+              help="Pseudonymisation key (default: ~/.config/evalkit/pseudonymisation.key, created on first use).")
+@click.option("--quiet", is_flag=True)
+def check(sources, key_file, quiet):
+    """What cleaning SOURCES would do: rows kept, merged, quarantined and why. Writes nothing."""
+    from evalkit.clean import clean_sources
+    from evalkit.pseudonymise import load_key
+
+    result = clean_sources(list(sources), load_key(key_file, create=False) if key_file else bytes(32),
+                           progress=_progress(quiet))
+    _report(result)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "dataset", required=True, help="Dataset name (data_clean/<name>) or a folder path.")
+@click.option("--key-file", type=click.Path(path_type=Path), default=None,
+              help="Pseudonymisation key (default: ~/.config/evalkit/pseudonymisation.key, created on first use).")
+@click.option("--quiet", is_flag=True)
+def clean(sources, dataset, key_file, quiet):
+    """Clean SOURCES (folders with evalkit.yaml) into one dataset of canonical tables."""
+    from evalkit.clean import clean_sources
+    from evalkit.dataset import write_dataset
+    from evalkit.pseudonymise import load_key
+
+    say = _progress(quiet)
+    result = clean_sources(list(sources), load_key(key_file), progress=say)
+    path = write_dataset(result, dataset, progress=say)
+    _report(result)
+    click.echo(f"\nwrote {path} (quarantine to fix at the source: {path / 'quarantine.xlsx'})")
 
 
 @cli.command()
@@ -101,14 +155,25 @@ def calibrate(families, out):
 @click.option("--seed", type=int, default=2026, show_default=True)
 @click.option("--quiet", is_flag=True)
 def demo(families, seed, quiet):
-    """The whole demo: synthesise the raw exports (later steps: clean, studies, publish)."""
+    """The whole demo: synthesise the raw exports, clean them into data_clean/demo (studies and publishing follow)."""
     from evalkit.synth import synthesize
     from evalkit.synth_model import demo_config
 
+    from evalkit.clean import clean_sources
+    from evalkit.dataset import write_dataset
+    from evalkit.pseudonymise import load_key
+
     say = _progress(quiet)
-    say("step 1/1: evalkit synth → data_raw/demo")
-    summary = synthesize(paths.demo_source(), demo_config(families=families, seed=seed), progress=say)
-    click.echo(f"demo ready: {summary['out']} ({summary['families']:,} families, {summary['children']:,} children)")
+    say("step 1/2: evalkit synth → data_raw/demo")
+    src = paths.demo_source()
+    summary = synthesize(src, demo_config(families=families, seed=seed), progress=say)
+    say("step 2/2: evalkit clean data_raw/demo/org_a data_raw/demo/org_b --out demo")
+    orgs = sorted(p for p in src.iterdir() if (p / "evalkit.yaml").is_file())
+    result = clean_sources(orgs, load_key(), progress=say)
+    path = write_dataset(result, "demo", progress=say)
+    _report(result)
+    click.echo(f"demo ready: {summary['out']} ({summary['families']:,} families, {summary['children']:,} children) "
+               f"→ {path}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ traceback. Data errors name the file, sheet, row, column and value (papermill's
 
 from __future__ import annotations
 
-__all__ = ["UserError", "DataError"]
+__all__ = ["UserError", "DataError", "where"]
 
 
 class UserError(Exception):
@@ -21,7 +21,16 @@ class DataError(UserError):
 
     def __init__(self, message: str, *, file=None, sheet=None, row=None, column=None, value=None, rule=None):
         self.file, self.sheet, self.row, self.column, self.value, self.rule = file, sheet, row, column, value, rule
-        where = ", ".join(f"{k} {v!r}" if k in ("column", "value") else f"{k} {v}"
-                          for k, v in (("file", file), ("sheet", sheet), ("row", row), ("column", column),
-                                       ("value", value)) if v is not None)
-        super().__init__(f"{message} ({where})" if where else message)
+        super().__init__(f"{message} ({where(file, sheet, row, column, value)})"
+                         if any(v is not None for v in (file, sheet, row, column, value)) else message)
+
+
+def where(file=None, sheet=None, row=None, column=None, value=None) -> str:
+    """A bilingual location, e.g. ``файл/file a.xlsx, лист/sheet Дети, строка/row 5, столбец/column 'Пол'``."""
+    parts = []
+    for ru, en, v in (("файл", "file", file), ("лист", "sheet", sheet), ("строка", "row", row),
+                      ("столбец", "column", column), ("значение", "value", value)):
+        if v is not None:
+            shown = repr(str(v)) if en in ("column", "value") else str(v)
+            parts.append(f"{ru}/{en} {shown}")
+    return ", ".join(parts)

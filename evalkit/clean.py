@@ -1,0 +1,521 @@
+"""``evalkit clean``: raw exports -> canonical, validated, pseudonymised tables. Nothing lost.
+
+For each source (a folder with its ``evalkit.yaml``) and each mapped table:
+
+1. **read** the sheet or CSV (:mod:`evalkit.readers`), find the mapped columns;
+2. **normalise** every field (:mod:`evalkit.normalise`): dates, yes/no, categories,
+   numbers, identifiers; every repair beyond the export's usual spelling goes to the
+   cleaning log (file, sheet, row, column, raw value, clean value, rule);
+3. **quarantine** every raw row that cannot be used, with all its reasons: a value that
+   cannot be read, a required value missing, a schema rule broken
+   (:mod:`evalkit.schemas`, lazily: all problems at once), a conflicting duplicate, a
+   reference to a row that does not exist (cascading: a quarantined child takes its
+   contacts along);
+4. **merge** exact duplicates (logged) and **pseudonymise** identifiers
+   (:mod:`evalkit.pseudonymise`); personal columns are never read at all.
+
+Row conservation holds for every raw sheet: rows read = rows kept + rows merged + rows
+quarantined; :func:`clean_sources` checks it and refuses to return otherwise.
+
+A mistake in the mapping or the files (a missing file or sheet, a mapped column absent,
+an unreadable encoding, a value spelled in a way the mapping does not list) is a
+:class:`~evalkit.errors.UserError`, raised after all such problems of the run have been
+collected, so one run lists them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evalkit import labels, normalise, schemas
+from evalkit.errors import DataError, UserError, where
+from evalkit.mapping import ID_FIELDS, VOCAB_FIELDS, Mapping, TableSpec, field_kind, load_mapping
+from evalkit.pseudonymise import key_id, pseudonyms
+from evalkit.readers import read_sheet
+
+__all__ = ["CleanResult", "clean_sources", "LOG_COLUMNS", "QUARANTINE_COLUMNS", "CONSERVATION_COLUMNS"]
+
+log = logging.getLogger("evalkit")
+
+LOG_COLUMNS = ["source", "file", "sheet", "row", "column", "raw_value", "clean_value", "rule"]
+QUARANTINE_COLUMNS = ["source", "table", "file", "sheet", "row", "reasons", "raw"]
+CONSERVATION_COLUMNS = ["source", "table", "file", "sheet", "read", "kept", "merged", "quarantined"]
+_PROV = ["_src", "_file", "_sheet", "_line"]
+WITHHELD = "(скрыто: персональные данные / withheld: personal data)"
+
+
+@dataclass
+class CleanResult:
+    """Everything a cleaning produced; :func:`evalkit.dataset.write_dataset` writes it."""
+
+    tables: dict[str, pd.DataFrame]
+    log: pd.DataFrame
+    quarantine: pd.DataFrame
+    conservation: pd.DataFrame
+    sources: list[dict]
+    key_id: str
+    ignored_columns: list[dict] = field(default_factory=list)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Rows read / kept / merged / quarantined per table, all sources together."""
+        return self.conservation.groupby("table", sort=False)[["read", "kept", "merged", "quarantined"]].sum()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _header_key(text) -> str:
+    return re.sub(r"\s+", " ", str(text)).strip().casefold().replace("ё", "е")
+
+
+class _Problems:
+    """User mistakes collected over the whole run, raised together."""
+
+    def __init__(self):
+        self.items: list[str] = []
+
+    def add(self, msg: str) -> None:
+        self.items.append(msg)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            n = len(self.items)
+            head = ("исправьте описание источника или файлы и запустите снова / "
+                    "fix the mapping or the files and run again")
+            raise UserError(f"{n} problem(s) / проблем: {n}; {head}:\n- " + "\n- ".join(self.items))
+
+
+# ----------------------------------------------------------------------------- one sheet
+
+@dataclass
+class _Sheet:
+    """One mapped table of one source after normalisation: canonical rows + provenance."""
+
+    source: str
+    table: str
+    file: str
+    sheet: str | None
+    lines: np.ndarray           # every data line read (non-blank)
+    frame: pd.DataFrame         # canonical columns + _src/_file/_sheet/_line
+    reasons: dict               # line -> [reasons] (rows that cannot be used)
+    raw: pd.DataFrame           # the mapped raw columns (for the quarantine), index = line
+    log: list
+
+
+def _resolve_columns(spec: TableSpec, frame: pd.DataFrame, path: Path, problems: _Problems) -> dict[str, str]:
+    have = {_header_key(c): c for c in frame.columns}
+    found = {}
+    for fname, fs in spec.fields.items():
+        if fs.constant is not None:
+            continue
+        hit = next((have[_header_key(c)] for c in fs.columns if _header_key(c) in have), None)
+        if hit is None:
+            problems.add(f"нет столбца / column not found for field `{fname}`: looked for "
+                         f"{list(fs.columns)}; the sheet has {list(frame.columns)} "
+                         f"({where(path.name, spec.sheet)})")
+        else:
+            found[fname] = hit
+    if spec.wide:
+        for col in spec.wide.columns:
+            if _header_key(col) not in have:
+                problems.add(f"нет столбца / column {col!r} (wide: {spec.wide.name}) not found; the sheet has "
+                             f"{list(frame.columns)} ({where(path.name, spec.sheet)})")
+            else:
+                found[f"__wide__{col}"] = have[_header_key(col)]
+    return found
+
+
+def _spellings(mapping: Mapping, vocab: str, problems: _Problems, ctx: str) -> dict:
+    sp = mapping.values.get(vocab)
+    if sp is None:
+        if vocab == "instrument":
+            return {c: [c] for c in labels.codes("instrument")}
+        problems.add(f"{mapping.path}: нет написаний / no spellings for vocabulary `{vocab}` "
+                     f"(needed by {ctx}); add `values: {vocab}: {{code: [spelling, ...]}}`")
+        return {}
+    return sp
+
+
+def _normalise_field(kind: str, fname: str, values: pd.Series, spec: TableSpec, mapping: Mapping,
+                     problems: _Problems, ctx: str):
+    """Returns (Normalised, usual patterns not to log)."""
+    if kind == "id" or kind == "text":
+        return normalise.identifiers(values), {"exact", "number"}
+    if kind == "date":
+        return normalise.dates(values), set(spec.dates)
+    if kind == "birth_month":
+        return normalise.birth_months(values), set(spec.dates)
+    if kind == "number":
+        return normalise.numbers(values), set(spec.numbers)
+    if kind == "integer":
+        return normalise.integers(values), {"cell", "text"}
+    if kind == "boolean":
+        sp = _spellings(mapping, "yes_no", problems, ctx)
+        return normalise.categories(values, sp), {"exact"}
+    if kind == "vocab":
+        return normalise.categories(values, _spellings(mapping, VOCAB_FIELDS[fname], problems, ctx)), {"exact"}
+    if kind == "level":
+        sp = mapping.values.get("level")
+        if not sp:
+            return normalise.integers(values), {"cell", "text"}
+        n = normalise.categories(values, sp)
+        # a level written as a digit that is not a listed spelling: read it as a number, so an
+        # out-of-range level (0, 5, 7) is quarantined by the schema, not mistaken for a mapping gap
+        digits = n.failed & values.astype(str).str.strip().str.fullmatch(r"-?\d+(\.0)?").fillna(False).to_numpy()
+        if digits.any():
+            i = normalise.integers(values[digits])
+            n.clean = n.clean.astype(object)
+            n.clean[digits] = i.clean.astype(object).to_numpy()
+            n.how = n.how.astype(object)
+            n.how[digits] = "number"
+            n.failed = n.failed & ~digits
+            n.reason[digits] = None
+        return n, {"exact"}
+    raise AssertionError(kind)
+
+
+def _clean_dtype(kind: str, clean: pd.Series) -> pd.Series:
+    if kind == "boolean":
+        return clean.astype("boolean")
+    if kind in ("date", "birth_month"):
+        return pd.to_datetime(clean).astype("datetime64[ns]")
+    if kind == "number":
+        return clean.astype("float64")
+    if kind in ("integer", "level"):
+        return pd.array(clean.to_numpy(dtype=object), dtype="Int64")
+    return clean.astype(object).where(clean.notna(), None)
+
+
+def _text(v) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return str(v.date()) if v == v.normalize() else str(v)
+    if hasattr(v, "year") and not isinstance(v, str):
+        return str(pd.Timestamp(v).date()) if pd.Timestamp(v) == pd.Timestamp(v).normalize() else str(v)
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatched: dict,
+                fingerprints: dict, ignored: list) -> _Sheet | None:
+    path = mapping.folder / spec.file
+    try:
+        raw = read_sheet(path, sheet=spec.sheet, header_line=spec.header_line, encoding=spec.encoding,
+                         delimiter=spec.delimiter)
+    except DataError as exc:
+        problems.add(str(exc))
+        return None
+    if path not in fingerprints:
+        fingerprints[path] = {"file": spec.file, "sha256": _sha256(path), "bytes": path.stat().st_size}
+    cols = _resolve_columns(spec, raw.frame, path, problems)
+    used = set(cols.values())
+    declared = {_header_key(c) for c in spec.personal + spec.ignore}
+    for c in raw.frame.columns:
+        if c not in used and _header_key(c) not in declared:
+            ignored.append({"source": mapping.source, "file": spec.file, "sheet": spec.sheet, "column": c})
+    needed = [f for f in spec.fields if spec.fields[f].constant is None]
+    if any(f not in cols for f in needed) or (spec.wide and any(f"__wide__{c}" not in cols for c in spec.wide.columns)):
+        return None
+    df = raw.frame
+    lines = df.index.to_numpy()
+    out = pd.DataFrame(index=df.index)
+    reasons: dict[int, list[str]] = {}
+    log_parts = []
+    sheet_name = spec.sheet
+    ctx = f"{spec.file}{'/' + sheet_name if sheet_name else ''}"
+
+    def one(fname: str, column: str, values: pd.Series, kind: str) -> pd.Series:
+        n, usual = _normalise_field(kind, fname, values, spec, mapping, problems, ctx)
+        failed = np.asarray(n.failed, dtype=bool)
+        if kind in ("boolean", "vocab", "level") and failed.any():
+            bad = values[failed]
+            unknown = n.reason[failed] == "unknown value"
+            if unknown.any():
+                key = (str(path), sheet_name, column, VOCAB_FIELDS.get(fname, "yes_no" if kind == "boolean" else "level"))
+                counts = bad[unknown.to_numpy()].astype(str).value_counts()
+                first = {v: int(bad.index[(bad.astype(str) == v).to_numpy()][0]) for v in counts.index[:10]}
+                unmatched.setdefault(key, []).append((counts, first))
+        for line, r, v in zip(values.index[failed], n.reason[failed], values[failed]):
+            shown = WITHHELD if kind == "birth_month" else repr(_text(v))
+            reasons.setdefault(int(line), []).append(f"«{column}»: {r} ({shown})")
+        how = n.how
+        logged = how.notna().to_numpy() & ~how.isin(list(usual)).to_numpy() & ~failed
+        if logged.any():
+            raw_v = values[logged]
+            log_parts.append(pd.DataFrame({
+                "row": values.index[logged].to_numpy(), "column": column,
+                "raw_value": [WITHHELD if kind == "birth_month" else _text(v) for v in raw_v],
+                "clean_value": [_text(v) for v in n.clean[logged]],
+                "rule": f"{fname}:" + how[logged].astype(str)}))
+        return _clean_dtype(kind, n.clean)
+
+    for fname, fs in spec.fields.items():
+        kind = field_kind(fname)
+        if fs.constant is not None:
+            const = fs.constant
+            if kind == "vocab" and const not in labels.codes(VOCAB_FIELDS[fname]):
+                problems.add(f"{mapping.path}: tables.{spec.table}.fields.{fname}: constant {const!r} is not a code "
+                             f"of {VOCAB_FIELDS[fname]}: {labels.codes(VOCAB_FIELDS[fname])}")
+            out[fname] = pd.Series(const, index=df.index, dtype=object)
+            continue
+        out[fname] = one(fname, cols[fname], df[cols[fname]], kind)
+    out["org"] = mapping.source
+    # required values missing (values present but unreadable are reported above)
+    schema_cols = schemas.TABLES[spec.table].to_schema().columns
+    wide_fields = {spec.wide.name, spec.wide.value} if spec.wide else set()
+    for fname in out.columns:
+        if fname in schema_cols and not schema_cols[fname].nullable and fname not in wide_fields:
+            col = cols.get(fname, fname)
+            empty = out[fname].isna().to_numpy() & df[col].isna().to_numpy() if fname in cols else out[fname].isna().to_numpy()
+            for line in df.index[empty]:
+                reasons.setdefault(int(line), []).append(f"«{col}»: обязательное значение пусто / required value missing")
+    if spec.wide:
+        parts = []
+        vkind = field_kind(spec.wide.value)
+        for col, code in spec.wide.columns.items():
+            raw_col = cols[f"__wide__{col}"]
+            part = out.copy()
+            part[spec.wide.name] = code
+            part[spec.wide.value] = one(spec.wide.value, raw_col, df[raw_col], vkind)
+            parts.append(part[part[spec.wide.value].notna() | df[raw_col].notna().to_numpy()])
+        out = pd.concat(parts)
+        empty_rows = set(df.index) - set(out.index)
+        for line in empty_rows:  # a row with no domain filled in at all
+            reasons.setdefault(int(line), []).append("нет ни одной оценки / no value in any of the wide columns")
+    out["_src"] = mapping.source
+    out["_file"] = spec.file
+    out["_sheet"] = sheet_name
+    out["_line"] = out.index.astype("int64")
+    out = out.reset_index(drop=True)
+    personal = {_header_key(c) for c in spec.personal}
+    birth_cols = {cols[f] for f in spec.fields if f in cols and field_kind(f) == "birth_month"}
+    raw_cols = [c for c in dict.fromkeys(cols.values()) if _header_key(c) not in personal]
+    raw_keep = df[raw_cols].copy()
+    for c in birth_cols:
+        raw_keep[c] = raw_keep[c].map(lambda v: None if v is None else WITHHELD)
+    logdf = pd.concat(log_parts, ignore_index=True) if log_parts else pd.DataFrame(columns=["row", "column", "raw_value", "clean_value", "rule"])
+    logdf.insert(0, "sheet", sheet_name)
+    logdf.insert(0, "file", spec.file)
+    logdf.insert(0, "source", mapping.source)
+    return _Sheet(mapping.source, spec.table, spec.file, sheet_name, lines, out, reasons, raw_keep, [logdf])
+
+
+# ----------------------------------------------------------------------------- the run
+
+def _raise_unmatched(unmatched: dict, problems: _Problems, mappings: dict) -> None:
+    for (path, sheet, column, vocab), parts in unmatched.items():
+        counts = pd.concat([c for c, _ in parts]).groupby(level=0).sum().sort_values(ascending=False)
+        first = {}
+        for _, f in parts:
+            first.update(f)
+        shown = ", ".join(f"{v!r} ({n} rows, first row {first.get(v, '?')})" for v, n in counts.head(10).items())
+        more = f" and {len(counts) - 10} more" if len(counts) > 10 else ""
+        problems.add(f"значения, которых нет в evalkit.yaml / values not listed in evalkit.yaml under "
+                     f"`values: {vocab}`: {shown}{more} ({where(Path(path).name, sheet, column=column)}); "
+                     f"add each to the code it means")
+
+
+def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult:
+    """Clean one or more sources into one set of canonical tables (nothing written)."""
+    say = progress or (lambda msg: log.info(msg))
+    problems = _Problems()
+    mappings = {}
+    for s in sources:
+        m = load_mapping(Path(s))
+        if m.source in {x.source for x in mappings.values()}:
+            problems.add(f"{m.path}: source code {m.source!r} is used by two sources; each organisation needs its own")
+        mappings[Path(s)] = m
+    problems.raise_if_any()
+    unmatched: dict = {}
+    sheets: list[_Sheet] = []
+    src_info = []
+    ignored: list[dict] = []
+    for s, m in mappings.items():
+        fingerprints: dict = {}
+        for tname, spec in m.tables.items():
+            say(f"{m.source}: reading {spec.file}{' / ' + spec.sheet if spec.sheet else ''} → {tname}")
+            sh = _read_table(m, spec, problems, unmatched, fingerprints, ignored)
+            if sh is not None:
+                sheets.append(sh)
+        src_info.append({"source": m.source, "name": m.name, "folder": str(Path(s).resolve()),
+                         "mapping_sha256": _sha256(m.path), "files": list(fingerprints.values())})
+    _raise_unmatched(unmatched, problems, mappings)
+    problems.raise_if_any()
+
+    say("checking rows, duplicates, references")
+    result = _assemble(sheets, mappings, key)
+    result.sources = src_info
+    result.ignored_columns = ignored
+    return result
+
+
+def _line_key(df: pd.DataFrame) -> pd.Series:
+    return df["_src"].astype(str) + "\x1f" + df["_file"].astype(str) + "\x1f" + df["_sheet"].astype(str) + "\x1f" + df["_line"].astype(str)
+
+
+def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
+    by_source = {m.source: m for m in mappings.values()}
+    quarantine: dict[tuple, list[str]] = {}   # (src, file, sheet, line) -> reasons
+    merged: dict[tuple, int] = {}              # (src, file, sheet, line) -> line kept
+    logs = []
+    frames: dict[str, list[pd.DataFrame]] = {}
+    raw_of: dict[tuple, pd.DataFrame] = {}
+    for sh in sheets:
+        for line, rs in sh.reasons.items():
+            quarantine.setdefault((sh.source, sh.file, sh.sheet, line), []).extend(rs)
+        logs.extend(sh.log)
+        raw_of[(sh.source, sh.file, sh.sheet)] = sh.raw
+        frames.setdefault(sh.table, []).append(sh.frame)
+
+    def drop_quarantined(df: pd.DataFrame) -> pd.DataFrame:
+        if not quarantine or df.empty:
+            return df
+        q = pd.Series(True, index=pd.Index(["\x1f".join(map(str, k)) for k in quarantine]))
+        return df[~_line_key(df).isin(q.index).to_numpy()]
+
+    tables: dict[str, pd.DataFrame] = {}
+    for tname in schemas.TABLES:
+        parts = frames.get(tname)
+        df = pd.concat(parts, ignore_index=True) if parts else None
+        if df is None:
+            tables[tname] = None
+            continue
+        df = drop_quarantined(df)
+        # pseudonymise identifiers (per source: the hash covers "source:raw")
+        for fname, prefix in ID_FIELDS.items():
+            if fname in df:
+                df[fname] = pd.concat([pseudonyms(g[fname], src, key, prefix) for src, g in df.groupby("_src", sort=False)]
+                                      ).reindex(df.index) if len(df) else df[fname]
+        tables[tname] = _dedupe(tname, df, quarantine, merged, logs)
+
+    # schema rules, lazily, then references across tables until nothing changes
+    for tname, df in tables.items():
+        if df is None:
+            continue
+        cols = list(schemas.TABLES[tname].to_schema().columns)
+        probs = schemas.table_problems(tname, df[cols])
+        _quarantine_problems(probs, df, quarantine, tname)
+    for _ in range(10):
+        tables = {t: (drop_quarantined(df) if df is not None else None) for t, df in tables.items()}
+        present = {t: df[list(schemas.TABLES[t].to_schema().columns)] for t, df in tables.items() if df is not None}
+        probs = schemas.check_dataset(present)
+        if probs.empty:
+            break
+        for tname, p in probs.groupby("table"):
+            _quarantine_problems(p, tables[tname], quarantine, tname)
+    else:  # pragma: no cover - cascades are at most a few levels deep
+        raise RuntimeError("cross-table quarantine did not settle")
+
+    out_tables = {}
+    for tname in schemas.TABLES:
+        df = tables.get(tname)
+        cols = list(schemas.TABLES[tname].to_schema().columns)
+        if df is None:
+            out_tables[tname] = schemas.empty_table(tname)
+            continue
+        clean = df[cols].copy()
+        keys = schemas.KEYS.get(tname) or cols
+        clean = clean.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+        out_tables[tname] = clean
+        schemas.validate_table(tname, clean)  # the contract, strictly: a failure here is a bug
+
+    # the log, the quarantine, and row conservation
+    logdf = pd.concat([l for l in logs if len(l)], ignore_index=True) if any(len(l) for l in logs) else \
+        pd.DataFrame(columns=LOG_COLUMNS)
+    logdf = logdf[LOG_COLUMNS].sort_values(["source", "file", "sheet", "row", "column", "rule"],
+                                           kind="stable", na_position="first").reset_index(drop=True)
+    logdf["row"] = logdf["row"].astype("int64")
+    qrows = []
+    for (src, file, sheet, line), rs in sorted(quarantine.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2]), kv[0][3])):
+        raw = raw_of.get((src, file, sheet))
+        cells = {} if raw is None or line not in raw.index else \
+            {c: _text(v) for c, v in raw.loc[line].items() if _text(v) is not None}
+        table = next(sh.table for sh in sheets if (sh.source, sh.file, sh.sheet) == (src, file, sheet))
+        qrows.append({"source": src, "table": table, "file": file, "sheet": sheet, "row": int(line),
+                      "reasons": "; ".join(dict.fromkeys(rs)), "raw": json.dumps(cells, ensure_ascii=False)})
+    qdf = pd.DataFrame(qrows, columns=QUARANTINE_COLUMNS)
+    qdf["row"] = qdf["row"].astype("int64")
+    # row conservation, per raw sheet: every data line read is kept, merged or quarantined
+    kept_lines = set()
+    for df in tables.values():
+        if df is not None and len(df):
+            kept_lines |= set(zip(df["_src"], df["_file"], df["_sheet"], df["_line"].astype(int)))
+    cons = []
+    for sh in sheets:
+        ident = (sh.source, sh.file, sh.sheet)
+        lines = {(*ident, int(l)) for l in sh.lines}
+        q = lines & set(quarantine)
+        k = (lines & kept_lines) - q
+        mg = (lines & set(merged)) - q - k
+        if len(q) + len(k) + len(mg) != len(lines):  # pragma: no cover - an internal invariant
+            lost = sorted(l[3] for l in lines - q - k - mg)[:10]
+            raise RuntimeError(f"row conservation broken for {sh.file}/{sh.sheet}: lines {lost} vanished")
+        cons.append({"source": sh.source, "table": sh.table, "file": sh.file, "sheet": sh.sheet,
+                     "read": len(lines), "kept": len(k), "merged": len(mg), "quarantined": len(q)})
+    return CleanResult(tables=out_tables, log=logdf, quarantine=qdf,
+                       conservation=pd.DataFrame(cons, columns=CONSERVATION_COLUMNS), sources=[], key_id=key_id(key))
+
+
+def _quarantine_problems(probs: pd.DataFrame, df: pd.DataFrame, quarantine: dict, tname: str) -> None:
+    if probs.empty:
+        return
+    rows = probs[probs["row"].notna()]
+    table_level = probs[probs["row"].isna()]
+    if len(table_level):  # pragma: no cover - the cleaner produced a wrong column: a bug, not the user's
+        raise RuntimeError(f"{tname}: {table_level['message'].tolist()}")
+    for row, msgs in rows.groupby("row")["message"]:
+        r = df.loc[row]
+        k = (r["_src"], r["_file"], r["_sheet"], int(r["_line"]))
+        quarantine.setdefault(k, []).extend(msgs.tolist())
+
+
+def _dedupe(tname: str, df: pd.DataFrame, quarantine: dict, merged: dict, logs: list) -> pd.DataFrame:
+    """Exact duplicates (same key, same content) merge into the first; conflicting ones are quarantined."""
+    keys = schemas.KEYS.get(tname) or []
+    if not keys or df.empty:
+        return df
+    values = [c for c in schemas.TABLES[tname].to_schema().columns if c not in keys]
+    dup = df.duplicated(keys, keep=False).to_numpy()
+    if not dup.any():
+        return df
+    sub = df[dup].sort_values(["_src", "_file", "_line"], kind="stable")
+    grp = sub.groupby(keys, dropna=False, sort=False)
+    distinct = grp[values].nunique(dropna=False).max(axis=1) if values else pd.Series(1, index=grp.size().index)
+    conflict_keys = distinct[distinct > 1].index
+    is_conflict = sub.set_index(keys).index.isin(conflict_keys)
+    conflict = sub[is_conflict]
+    for _, g in conflict.groupby(keys, dropna=False, sort=False):
+        ls = g["_line"].tolist()
+        for _, r in g.iterrows():
+            others = [x for x in ls if x != r["_line"]]
+            quarantine.setdefault((r["_src"], r["_file"], r["_sheet"], int(r["_line"])), []).append(
+                f"противоречивый дубликат / conflicting duplicate: same key as row(s) {others} with different values")
+    exact = sub[~is_conflict]
+    first = exact.groupby(keys, dropna=False, sort=False)["_line"].transform("first")
+    later = exact[exact["_line"] != first]
+    if len(later):
+        for (_, r), kept in zip(later.iterrows(), first[later.index]):
+            merged[(r["_src"], r["_file"], r["_sheet"], int(r["_line"]))] = int(kept)
+        logs.append(pd.DataFrame({"source": later["_src"].to_numpy(), "file": later["_file"].to_numpy(),
+                                  "sheet": later["_sheet"].to_numpy(), "row": later["_line"].to_numpy(),
+                                  "column": None, "raw_value": None,
+                                  "clean_value": [f"row {int(k)}" for k in first[later.index]],
+                                  "rule": "duplicate:merged"}))
+    drop = set(later.index) | set(conflict.index)
+    return df.drop(index=list(drop))

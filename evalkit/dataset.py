@@ -1,0 +1,149 @@
+"""A cleaned dataset on disk: ``data_clean/<dataset>/``.
+
+::
+
+    data_clean/<dataset>/           a symlink to the current version (swapped atomically)
+        families.parquet ... costs.parquet     the eight canonical tables
+        cleaning_log.parquet        every value cleaning changed (file, sheet, row, column, raw, clean, rule)
+        quarantine.parquet          every raw row that could not be used, with all its reasons
+        quarantine.xlsx             the same, one sheet per table, to open and fix the source from
+        conservation.parquet        rows read / kept / merged / quarantined per raw sheet
+        manifest.json               rows, columns and sha256 per table; source fingerprints;
+                                    evalkit version; key id; time of cleaning
+    data_clean/.versions/<dataset>@<time>/     the versions the symlink points at
+
+Writing is atomic: a new version is written completely into its own folder and only
+then does the ``<dataset>`` link switch to it (``os.replace`` of a symlink is atomic on
+POSIX), so a failure or a kill mid-way leaves the previous dataset untouched.
+
+The same inputs and key give byte-identical parquet files (rows sorted by key, no
+timestamps inside the files); only ``manifest.json`` records the time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from evalkit import __version__, paths, schemas
+from evalkit.errors import UserError
+
+__all__ = ["write_dataset", "read_dataset", "read_manifest", "dataset_path", "EXTRA_TABLES"]
+
+EXTRA_TABLES = ("cleaning_log", "quarantine", "conservation")
+_FAULT = "EVALKIT_FAULT_AFTER"  # tests only: simulate a kill after writing this table
+
+
+def dataset_path(dataset: str | Path) -> Path:
+    """A dataset name ("demo") lives in data_clean/; anything with a slash is a path."""
+    d = str(dataset)
+    return Path(d) if ("/" in d or os.sep in d) else paths.data_clean() / d
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, path, compression="zstd", write_statistics=True)
+
+
+def _quarantine_xlsx(quarantine: pd.DataFrame, path: Path) -> None:
+    """One sheet per table; the raw values spelled out as columns; Russian headers."""
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        readme = pd.DataFrame({"Что это / What this is": [
+            "Строки выгрузки, которые не удалось использовать, и все причины. Исправьте их в исходном файле "
+            "(файл, лист, строка указаны) и запустите evalkit clean снова.",
+            "Rows of the export that could not be used, with every reason. Fix them in the source file "
+            "(file, sheet and row are given) and run evalkit clean again.",
+            f"Всего строк / rows in total: {len(quarantine)}"]})
+        readme.to_excel(xw, sheet_name="Читать", index=False)
+        for table, g in quarantine.groupby("table", sort=False):
+            raw = pd.DataFrame([json.loads(r) for r in g["raw"]], index=g.index)
+            out = pd.concat([g[["source", "file", "sheet", "row", "reasons"]].rename(columns={
+                "source": "источник", "file": "файл", "sheet": "лист", "row": "строка", "reasons": "причины"}),
+                raw], axis=1)
+            out.to_excel(xw, sheet_name=table[:31], index=False)
+            ws = xw.sheets[table[:31]]
+            ws.column_dimensions["E"].width = 80
+            ws.freeze_panes = "A2"
+
+
+def write_dataset(result, dataset: str | Path, progress=None) -> Path:
+    """Write a :class:`~evalkit.clean.CleanResult` as a dataset, atomically; returns its path."""
+    say = progress or (lambda msg: None)
+    link = dataset_path(dataset)
+    if link.exists() and not link.is_symlink() and not (link / "manifest.json").is_file():
+        if any(link.iterdir()):
+            raise UserError(f"{link} exists and is not an evalkit dataset; choose another --out / "
+                            "папка существует и не является набором данных evalkit")
+    versions = link.parent / ".versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    target = versions / f"{link.name}@{stamp}-{os.getpid()}"
+    staging = versions / f".{target.name}.partial"
+    staging.mkdir()
+    try:
+        manifest = {"dataset": link.name, "evalkit_version": __version__,
+                    "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "key_id": result.key_id,
+                    "sources": result.sources, "tables": {}, "extra": {},
+                    "conservation": result.conservation.to_dict(orient="records"),
+                    "ignored_columns": result.ignored_columns}
+        for name in schemas.TABLES:
+            df = result.tables[name]
+            p = staging / f"{name}.parquet"
+            _write_parquet(df, p)
+            manifest["tables"][name] = {"rows": int(len(df)), "columns": list(df.columns), "sha256": _sha256(p)}
+            say(f"wrote {name}: {len(df):,} rows")
+            if os.environ.get(_FAULT) == name:
+                os._exit(137)  # what a kill -9 does: no cleanup, no exception handlers
+        for name, df in (("cleaning_log", result.log), ("quarantine", result.quarantine),
+                         ("conservation", result.conservation)):
+            p = staging / f"{name}.parquet"
+            _write_parquet(df, p)
+            manifest["extra"][name] = {"rows": int(len(df)), "sha256": _sha256(p)}
+        _quarantine_xlsx(result.quarantine, staging / "quarantine.xlsx")
+        (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        staging.rename(target)
+        # switch the link atomically; an old real directory (not a link) is moved aside first
+        if link.exists() and not link.is_symlink():
+            old = versions / f"{link.name}@legacy-{stamp}"
+            link.rename(old)
+        tmp_link = link.parent / f".{link.name}.link-{os.getpid()}"
+        if tmp_link.is_symlink():
+            tmp_link.unlink()
+        os.symlink(os.path.relpath(target, link.parent), tmp_link)
+        previous = link.resolve() if link.is_symlink() else None
+        os.replace(tmp_link, link)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if previous and previous != target.resolve() and previous.parent == versions.resolve():
+        shutil.rmtree(previous, ignore_errors=True)
+    for stale in versions.glob(f".{link.name}@*.partial"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    return link
+
+
+def read_manifest(dataset: str | Path) -> dict:
+    path = dataset_path(dataset) / "manifest.json"
+    if not path.is_file():
+        raise UserError(f"нет набора данных / no dataset at {dataset_path(dataset)}; run `evalkit clean` first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_dataset(dataset: str | Path, tables=None) -> dict[str, pd.DataFrame]:
+    """The canonical tables (and, if asked, cleaning_log / quarantine / conservation) of a dataset."""
+    read_manifest(dataset)
+    folder = dataset_path(dataset)
+    names = list(tables) if tables else list(schemas.TABLES)
+    return {n: pd.read_parquet(folder / f"{n}.parquet") for n in names}

@@ -1,0 +1,173 @@
+"""Cleaning the synthetic exports: round trip to the truth, row conservation, no personal
+data, determinism, atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit import schemas
+from evalkit.clean import clean_sources
+from evalkit.dataset import read_dataset, read_manifest, write_dataset
+from evalkit.mapping import ID_FIELDS
+from evalkit.pseudonymise import pseudonyms
+from evalkit.synth import read_defects, read_truth_tables
+
+KEY = bytes(range(32))
+ORGS = ("org_a", "org_b")
+
+
+@pytest.fixture(scope="module")
+def cleaned(demo_source):
+    return clean_sources([demo_source / o for o in ORGS], KEY)
+
+
+def _hash_truth(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for col, prefix in ID_FIELDS.items():
+        if col in df:
+            parts = df[col].str.split(":", n=1)
+            src, raw = parts.str[0], parts.str[1]
+            out = pd.Series(None, index=df.index, dtype=object)
+            for s in src.dropna().unique():
+                m = (src == s).to_numpy()
+                out[m] = pseudonyms(raw[m], s, KEY, prefix).to_numpy()
+            df[col] = out
+    return df
+
+
+def test_round_trip_recovers_the_truth_except_what_the_generator_broke(demo_source, cleaned):
+    truth = read_truth_tables(demo_source)
+    _, lost = read_defects(demo_source)
+    for table in schemas.TABLES:
+        gone = lost.loc[lost["table"] == table, "truth_row"].to_numpy()
+        expect = _hash_truth(truth[table].drop(index=gone))
+        keys = schemas.KEYS[table] or list(expect.columns)
+        expect = expect.sort_values(keys, kind="stable").reset_index(drop=True)
+        got = cleaned.tables[table]
+        pd.testing.assert_frame_equal(got, expect[list(got.columns)], check_dtype=True, obj=table)
+
+
+def test_quarantine_holds_exactly_the_rows_the_generator_broke_and_what_hangs_on_them(demo_source, cleaned):
+    defects, _ = read_defects(demo_source)
+    q = cleaned.quarantine
+    direct = defects[defects["expected"] == "quarantine"]
+    want = set(zip(direct["org"], direct["file"], direct["sheet"].fillna("-"), direct["line"]))
+    got = set(zip(q["source"], q["file"], q["sheet"].fillna("-"), q["row"]))
+    assert want <= got
+    # everything else in the quarantine is there because something it points at is gone
+    cascade = q[[k not in want for k in zip(q["source"], q["file"], q["sheet"].fillna("-"), q["row"])]]
+    assert cascade["reasons"].str.contains("not found|does not exist|unknown|missing", case=False).all(), \
+        cascade["reasons"].head().tolist()
+    assert (q["reasons"].str.len() > 0).all()
+
+
+def test_exact_duplicates_are_merged_and_logged(demo_source, cleaned):
+    defects, _ = read_defects(demo_source)
+    dup = defects[defects["kind"] == "exact_duplicate"]
+    merged = cleaned.log[cleaned.log["rule"] == "duplicate:merged"]
+    want = set(zip(dup["org"], dup["file"], dup["sheet"].fillna("-"), dup["line"]))
+    got = set(zip(merged["source"], merged["file"], merged["sheet"].fillna("-"), merged["row"]))
+    assert want == got
+
+
+def test_every_repair_is_in_the_cleaning_log(demo_source, cleaned):
+    defects, _ = read_defects(demo_source)
+    rec = defects[defects["expected"] == "recover"]
+    log = cleaned.log
+    logged = set(zip(log["source"], log["file"], log["sheet"].fillna("-"), log["row"], log["column"]))
+    missing = [r for r in rec.itertuples()
+               if (r.org, r.file, "-" if pd.isna(r.sheet) else r.sheet, r.line, r.column) not in logged]
+    assert not missing, missing[:5]
+
+
+def test_rows_are_conserved_in_every_sheet(demo_source, cleaned):
+    c = cleaned.conservation
+    assert (c["read"] == c["kept"] + c["merged"] + c["quarantined"]).all()
+    assert len(c) == 2 * len(schemas.TABLES)
+    # and "read" is every data line of the raw file
+    defects, _ = read_defects(demo_source)
+    b = c[(c["source"] == "org_b") & (c["table"] == "contacts")].iloc[0]
+    lines = (demo_source / "org_b" / "Контакты.csv").read_bytes().decode("cp1251").splitlines()
+    assert b["read"] == len(lines) - 1
+
+
+def test_clean_dataset_holds_no_personal_data(demo_source, tmp_path, cleaned):
+    path = write_dataset(cleaned, tmp_path / "ds")
+    personal = {p.stem: pd.read_parquet(p) for p in (demo_source / "_truth" / "personal").glob("*.parquet")}
+    needles = set(personal["families"]["parent_name"]) | set(personal["children"]["child_name"])
+    needles |= set(personal["families"]["phone"]) | set(personal["families"]["address"])
+    needles |= set(personal["staff"]["staff_name"])
+    births = personal["children"]["birth_date"]
+    # exact birth dates in every spelling the exports use (a date that is also a first of the month
+    # is indistinguishable from a birth month, so those are skipped)
+    exact = births[births.dt.day != 1]
+    needles |= set(exact.dt.strftime("%d.%m.%Y")) | set(exact.dt.strftime("%Y-%m-%d"))
+    texts = []
+    for f in sorted(Path(path).resolve().iterdir()):
+        if f.suffix == ".parquet":
+            df = pd.read_parquet(f)
+            texts.append(df.astype(str).to_csv())
+        elif f.suffix == ".xlsx":
+            for df in pd.read_excel(f, sheet_name=None, engine="calamine").values():
+                texts.append(df.astype(str).to_csv())
+        else:
+            texts.append(f.read_text(encoding="utf-8"))
+    blob = "\n".join(texts)
+    found = [n for n in needles if n and n in blob]
+    assert not found, found[:5]
+
+
+def test_same_inputs_and_key_give_byte_identical_parquet(demo_source, tmp_path):
+    a = write_dataset(clean_sources([demo_source / o for o in ORGS], KEY), tmp_path / "a")
+    b = write_dataset(clean_sources([demo_source / o for o in ORGS], KEY), tmp_path / "b")
+    for f in sorted(Path(a).resolve().glob("*.parquet")):
+        assert f.read_bytes() == (Path(b).resolve() / f.name).read_bytes(), f.name
+    other = write_dataset(clean_sources([demo_source / o for o in ORGS], bytes(32)), tmp_path / "c")
+    assert (Path(other) / "children.parquet").read_bytes() != (Path(a) / "children.parquet").read_bytes()
+
+
+def test_manifest_fingerprints_tables_and_sources(demo_source, tmp_path, cleaned):
+    path = write_dataset(cleaned, tmp_path / "m")
+    man = read_manifest(path)
+    for name, info in man["tables"].items():
+        assert info["sha256"] == hashlib.sha256((Path(path) / f"{name}.parquet").read_bytes()).hexdigest()
+        assert info["rows"] == len(read_dataset(path, [name])[name])
+    files = {f["file"] for s in man["sources"] for f in s["files"]}
+    assert "Дети.csv" in files and "org_a_выгрузка.xlsx" in files
+    assert man["key_id"] and man["key_id"] not in KEY.hex()
+
+
+def test_a_kill_while_writing_leaves_the_previous_dataset_untouched(demo_source, tmp_path):
+    env = dict(os.environ, EVALKIT_KEY_FILE=str(tmp_path / "key"), EVALKIT_HOME=str(tmp_path))
+    args = [sys.executable, "-m", "evalkit", "clean", str(demo_source / "org_a"), str(demo_source / "org_b"),
+            "--out", str(tmp_path / "ds"), "--quiet"]
+    first = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in (tmp_path / "ds").resolve().iterdir()}
+    crash = subprocess.run(args, env=dict(env, EVALKIT_FAULT_AFTER="children"), capture_output=True, text=True)
+    assert crash.returncode == 137
+    after = {p.name: p.read_bytes() for p in (tmp_path / "ds").resolve().iterdir()}
+    assert before == after
+    again = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert not list((tmp_path / ".versions").glob("*.partial"))
+    assert len([p for p in (tmp_path / ".versions").iterdir()]) == 1  # old versions are removed
+
+
+def test_quarantine_xlsx_opens_with_a_sheet_per_table(demo_source, tmp_path, cleaned):
+    path = write_dataset(cleaned, tmp_path / "x")
+    book = pd.read_excel(Path(path) / "quarantine.xlsx", sheet_name=None, engine="calamine")
+    assert "Читать" in book
+    tables = set(cleaned.quarantine["table"])
+    assert tables <= set(book)
+    children = book["children"]
+    assert {"файл", "лист", "строка", "причины"} <= set(children.columns)
+    assert len(children) == (cleaned.quarantine["table"] == "children").sum()
