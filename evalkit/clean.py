@@ -49,7 +49,10 @@ LOG_COLUMNS = ["source", "file", "sheet", "row", "column", "raw_value", "clean_v
 QUARANTINE_COLUMNS = ["source", "table", "file", "sheet", "row", "reasons", "raw"]
 CONSERVATION_COLUMNS = ["source", "table", "file", "sheet", "read", "kept", "merged", "quarantined"]
 _PROV = ["_src", "_file", "_sheet", "_line"]
-WITHHELD = "(скрыто: персональные данные / withheld: personal data)"
+WITHHELD = "скрыто: персональные данные / withheld: personal data"
+#: fields whose raw value is personal data: read, transformed, but never shown in a log,
+#: a quarantine or a message (an exact birth date; a staff member's name)
+PERSONAL_FIELDS = {"birth_month", "case_manager"}
 
 
 @dataclass
@@ -252,7 +255,7 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
                 first = {v: int(bad.index[(bad.astype(str) == v).to_numpy()][0]) for v in counts.index[:10]}
                 unmatched.setdefault(key, []).append((counts, first))
         for line, r, v in zip(values.index[failed], n.reason[failed], values[failed]):
-            shown = WITHHELD if kind == "birth_month" else repr(_text(v))
+            shown = WITHHELD if fname in PERSONAL_FIELDS else repr(_text(v))
             reasons.setdefault(int(line), []).append(f"«{column}»: {r} ({shown})")
         how = n.how
         logged = how.notna().to_numpy() & ~how.isin(list(usual)).to_numpy() & ~failed
@@ -260,8 +263,9 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
             raw_v = values[logged]
             log_parts.append(pd.DataFrame({
                 "row": values.index[logged].to_numpy(), "column": column,
-                "raw_value": [WITHHELD if kind == "birth_month" else _text(v) for v in raw_v],
-                "clean_value": [_text(v) for v in n.clean[logged]],
+                "raw_value": [WITHHELD if fname in PERSONAL_FIELDS else _text(v) for v in raw_v],
+                "clean_value": [WITHHELD if fname in PERSONAL_FIELDS and kind == "id" else _text(v)
+                                for v in n.clean[logged]],
                 "rule": f"{fname}:" + how[logged].astype(str)}))
         return _clean_dtype(kind, n.clean)
 
@@ -298,13 +302,19 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
         empty_rows = set(df.index) - set(out.index)
         for line in empty_rows:  # a row with no domain filled in at all
             reasons.setdefault(int(line), []).append("нет ни одной оценки / no value in any of the wide columns")
+    # canonical columns this source does not record: empty, in the canonical dtype
+    template = schemas.empty_table(spec.table)
+    for c in template.columns:
+        if c not in out.columns:
+            out[c] = pd.Series(pd.array([None] * len(out), dtype=template[c].dtype), index=out.index) \
+                if str(template[c].dtype) != "object" else pd.Series(None, index=out.index, dtype=object)
     out["_src"] = mapping.source
     out["_file"] = spec.file
     out["_sheet"] = sheet_name
     out["_line"] = out.index.astype("int64")
     out = out.reset_index(drop=True)
     personal = {_header_key(c) for c in spec.personal}
-    birth_cols = {cols[f] for f in spec.fields if f in cols and field_kind(f) == "birth_month"}
+    birth_cols = {cols[f] for f in spec.fields if f in cols and f in PERSONAL_FIELDS}
     raw_cols = [c for c in dict.fromkeys(cols.values()) if _header_key(c) not in personal]
     raw_keep = df[raw_cols].copy()
     for c in birth_cols:
@@ -390,6 +400,7 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
         return df[~_line_key(df).isin(q.index).to_numpy()]
 
     tables: dict[str, pd.DataFrame] = {}
+    raw_ids: dict[str, str] = {}
     for tname in schemas.TABLES:
         parts = frames.get(tname)
         df = pd.concat(parts, ignore_index=True) if parts else None
@@ -397,11 +408,16 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
             tables[tname] = None
             continue
         df = drop_quarantined(df)
-        # pseudonymise identifiers (per source: the hash covers "source:raw")
+        # pseudonymise identifiers (per source: the hash covers "source:raw"); the way back is
+        # kept in memory only, to name rows in quarantine messages by the organisation's codes
         for fname, prefix in ID_FIELDS.items():
-            if fname in df:
-                df[fname] = pd.concat([pseudonyms(g[fname], src, key, prefix) for src, g in df.groupby("_src", sort=False)]
-                                      ).reindex(df.index) if len(df) else df[fname]
+            if fname in df and len(df):
+                hashed = pd.concat([pseudonyms(g[fname], src, key, prefix) for src, g in df.groupby("_src", sort=False)]
+                                   ).reindex(df.index)
+                if fname not in PERSONAL_FIELDS:
+                    pairs = pd.DataFrame({"h": hashed, "r": df[fname]}).dropna().drop_duplicates("h")
+                    raw_ids.update(zip(pairs["h"], pairs["r"]))
+                df[fname] = hashed
         tables[tname] = _dedupe(tname, df, quarantine, merged, logs)
 
     # schema rules, lazily, then references across tables until nothing changes
@@ -410,7 +426,7 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
             continue
         cols = list(schemas.TABLES[tname].to_schema().columns)
         probs = schemas.table_problems(tname, df[cols])
-        _quarantine_problems(probs, df, quarantine, tname)
+        _quarantine_problems(probs, df, quarantine, tname, raw_ids)
     for _ in range(10):
         tables = {t: (drop_quarantined(df) if df is not None else None) for t, df in tables.items()}
         present = {t: df[list(schemas.TABLES[t].to_schema().columns)] for t, df in tables.items() if df is not None}
@@ -418,7 +434,7 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
         if probs.empty:
             break
         for tname, p in probs.groupby("table"):
-            _quarantine_problems(p, tables[tname], quarantine, tname)
+            _quarantine_problems(p, tables[tname], quarantine, tname, raw_ids)
     else:  # pragma: no cover - cascades are at most a few levels deep
         raise RuntimeError("cross-table quarantine did not settle")
 
@@ -430,6 +446,9 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
             out_tables[tname] = schemas.empty_table(tname)
             continue
         clean = df[cols].copy()
+        for c in cols:  # whole numbers are required fields: plain int64 once the gaps are quarantined
+            if str(clean[c].dtype) == "Int64":
+                clean[c] = clean[c].astype("int64")
         keys = schemas.KEYS.get(tname) or cols
         clean = clean.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
         out_tables[tname] = clean
@@ -472,9 +491,39 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
                        conservation=pd.DataFrame(cons, columns=CONSERVATION_COLUMNS), sources=[], key_id=key_id(key))
 
 
-def _quarantine_problems(probs: pd.DataFrame, df: pd.DataFrame, quarantine: dict, tname: str) -> None:
+#: the rules of evalkit.schemas, as a methodist reads them (Russian / English)
+RULE_WORDS = {
+    "child_family_exists": "семья не найдена / family not found",
+    "case_family_exists": "семья не найдена / family not found",
+    "assessment_child_exists": "ребёнок не найден / child not found",
+    "event_child_exists": "ребёнок не найден / child not found",
+    "contact_child_exists": "ребёнок не найден / child not found",
+    "assessment_case_exists": "случай не найден / case not found",
+    "service_case_exists": "случай не найден / case not found",
+    "assessment_case_matches_family": "случай другой семьи / the case belongs to another family",
+    "event_within_life": "дата вне жизни ребёнка / date outside the child's life",
+    "contact_within_life": "дата раньше рождения ребёнка / date before the child's birth",
+    "service_within_case": "услуга вне сроков случая / service outside the case's dates",
+    "closed_after_opened": "закрыт раньше, чем открыт / closed before opened",
+    "ongoing_iff_open": "итог не согласуется с датой закрытия / closure outcome does not match the closing date",
+    "range": "вне допустимых значений / out of range",
+    "allowed_values": "недопустимое значение / value not allowed",
+    "required": "обязательное значение пусто / required value missing",
+    "first_of_month": "не первое число месяца / not the first of a month",
+}
+_PSEUDONYM = re.compile(r"\b[fckm]_[0-9a-f]{20}\b")
+
+
+def _quarantine_problems(probs: pd.DataFrame, df: pd.DataFrame, quarantine: dict, tname: str,
+                         raw_ids: dict | None = None) -> None:
+    """Quarantine the raw rows behind schema problems, saying why in words and with the
+    organisation's own codes (a pseudonym means nothing to the person fixing the file)."""
     if probs.empty:
         return
+    raw_ids = raw_ids or {}
+    probs = probs.assign(message=[
+        f"{RULE_WORDS.get(r, r)}: " + _PSEUDONYM.sub(lambda m: repr(raw_ids.get(m.group(0), m.group(0))), str(msg))
+        for r, msg in zip(probs["rule"], probs["message"])])
     rows = probs[probs["row"].notna()]
     table_level = probs[probs["row"].isna()]
     if len(table_level):  # pragma: no cover - the cleaner produced a wrong column: a bug, not the user's

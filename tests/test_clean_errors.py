@@ -42,7 +42,7 @@ CHILDREN = "Ребёнок;Семья;Д.р.\nC1;F1;03.04.2015\nC2;F2;05.06.2018
 
 def make_source(tmp_path: Path, mapping=MAPPING, families=FAMILIES, children=CHILDREN, enc="cp1251") -> Path:
     src = tmp_path / "src"
-    src.mkdir(exist_ok=True)
+    src.mkdir(parents=True, exist_ok=True)
     (src / "evalkit.yaml").write_text(mapping, encoding="utf-8")
     if families is not None:
         (src / "families.csv").write_bytes(families.encode(enc) if isinstance(families, str) else families)
@@ -69,6 +69,12 @@ def test_a_good_tiny_source_cleans(tmp_path):
     proc = run("clean", src, "--out", tmp_path / "ds", "--quiet", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "ds" / "children.parquet").exists()
+
+
+def _cp1251_mapping(t: Path) -> Path:
+    src = make_source(t)
+    (src / "evalkit.yaml").write_bytes(MAPPING.encode("cp1251"))
+    return src
 
 
 CASES = {
@@ -107,8 +113,7 @@ CASES = {
                           ["children.csv", "Семья"]),
     "header line beyond the end": (lambda t: make_source(t, mapping=MAPPING.replace("    file: children.csv", "    file: children.csv\n    header_line: 40")),
                                    ["children.csv", "40"]),
-    "a mapping not in UTF-8": (lambda t: (make_source(t) / "evalkit.yaml").write_bytes(MAPPING.encode("cp1251")) or t / "src",
-                               ["UTF-8"]),
+    "a mapping not in UTF-8": (lambda t: _cp1251_mapping(t), ["UTF-8"]),
 }
 
 
@@ -161,7 +166,7 @@ ROW_CASES = {
     "date in the future": (CHILDREN.replace("03.04.2015", "03.04.2031"), "after"),
     "child of an unknown family": (CHILDREN.replace("C1;F1", "C1;F9"), "family"),
     "missing child id": (CHILDREN.replace("C1;F1", ";F1"), "required value missing"),
-    "conflicting duplicate": (CHILDREN + "C1;F1;04.04.2015\n", "conflicting duplicate"),
+    "conflicting duplicate": (CHILDREN + "C1;F1;04.05.2015\n", "conflicting duplicate"),
 }
 
 
