@@ -203,6 +203,21 @@ def _clean_dtype(kind: str, clean: pd.Series) -> pd.Series:
     return clean.astype(object).where(clean.notna(), None)
 
 
+#: the normalisers' reasons, as a methodist reads them
+REASON_WORDS = {"no such date": "нет такой даты", "date before": "слишком ранняя дата", "date after": "дата в будущем",
+                "not a date": "не дата", "unknown value": "неизвестное значение", "not a number": "не число",
+                "not a whole number": "не целое число", "not an identifier": "не код",
+                "a date cell, not an identifier": "дата вместо кода",
+                "ambiguous day and month": "неясно, где день, где месяц"}
+
+
+def _in_russian(reason) -> str:
+    for en, ru in REASON_WORDS.items():
+        if str(reason).startswith(en):
+            return f"{ru} / {reason}"
+    return str(reason)
+
+
 def _text(v) -> str | None:
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
         return None
@@ -256,7 +271,7 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
                 unmatched.setdefault(key, []).append((counts, first))
         for line, r, v in zip(values.index[failed], n.reason[failed], values[failed]):
             shown = WITHHELD if fname in PERSONAL_FIELDS else repr(_text(v))
-            reasons.setdefault(int(line), []).append(f"«{column}»: {r} ({shown})")
+            reasons.setdefault(int(line), []).append(f"«{column}»: {_in_russian(r)} ({shown})")
         how = n.how
         logged = how.notna().to_numpy() & ~how.isin(list(usual)).to_numpy() & ~failed
         if logged.any():

@@ -76,8 +76,9 @@ def _report(result) -> None:
         click.echo(f"{table:<26} {r['read']:>14,} {r['kept']:>15,} {r['merged']:>18,} {r['quarantined']:>20,}")
     q = result.quarantine
     if len(q):
-        reasons = q["reasons"].str.split("; ").explode().str.replace(r"\(.*\)$", "", regex=True)
-        reasons = reasons.str.replace(r"row\(s\) \[.*\]", "row(s) …", regex=True).str.strip()
+        from evalkit.quality import reason_kind
+
+        reasons = q["reasons"].str.split("; ").explode().map(reason_kind)
         click.echo(f"\nпричины карантина / quarantine reasons ({len(q):,} rows):")
         for reason, n in reasons.value_counts().head(15).items():
             click.echo(f"  {n:>7,}  {reason}")
