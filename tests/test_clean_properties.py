@@ -66,7 +66,8 @@ def test_every_raw_row_is_kept_merged_or_quarantined(fams, kids_, contacts, dup)
         result = clean_sources([src], bytes(32))
         cons = result.conservation.set_index("file")
         for name, text in files.items():
-            data_lines = len(text.splitlines()) - 1
+            # a line with every cell empty is not a record (spreadsheets export such lines)
+            data_lines = sum(1 for line in text.splitlines()[1:] if line.replace(";", "").strip())
             row = cons.loc[name]
             assert row["read"] == data_lines
             assert row["read"] == row["kept"] + row["merged"] + row["quarantined"]

@@ -53,7 +53,7 @@ def test_ci_runs_the_readme_test_command():
     assert "Быстрый старт" in readme
 
 
-@pytest.mark.parametrize("path", ["data_clean/demo/families.parquet", "reports/x/study.html",
+@pytest.mark.parametrize("path", ["data_clean/some_dataset/families.parquet", "data_clean/demo", "reports/x/study.html",
                                   "data_raw/demo/org_a/export.xlsx", "data_raw/real_org/export.csv"])
 def test_generated_and_raw_data_are_git_ignored(path):
     proc = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
