@@ -48,7 +48,9 @@ log = logging.getLogger("evalkit")
 LOG_COLUMNS = ["source", "file", "sheet", "row", "column", "raw_value", "clean_value", "rule"]
 QUARANTINE_COLUMNS = ["source", "table", "file", "sheet", "row", "reasons", "raw"]
 CONSERVATION_COLUMNS = ["source", "table", "file", "sheet", "read", "kept", "merged", "quarantined"]
-_PROV = ["_src", "_file", "_sheet", "_line"]
+#: a raw row's id inside a run: the sheet's number << 32 | the row's line
+_SHIFT = 32
+_MASK = (1 << _SHIFT) - 1
 WITHHELD = "скрыто: персональные данные / withheld: personal data"
 #: fields whose raw value is personal data: read, transformed, but never shown in a log,
 #: a quarantine or a message (an exact birth date; a staff member's name)
@@ -113,7 +115,7 @@ class _Sheet:
     file: str
     sheet: str | None
     lines: np.ndarray           # every data line read (non-blank)
-    frame: pd.DataFrame         # canonical columns + _src/_file/_sheet/_line
+    frame: pd.DataFrame         # canonical columns + _line (then _rid)
     reasons: dict               # line -> [reasons] (rows that cannot be used)
     raw: pd.DataFrame           # the mapped raw columns (for the quarantine), index = line
     log: list
@@ -323,9 +325,6 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
         if c not in out.columns:
             out[c] = pd.Series(pd.array([None] * len(out), dtype=template[c].dtype), index=out.index) \
                 if str(template[c].dtype) != "object" else pd.Series(None, index=out.index, dtype=object)
-    out["_src"] = mapping.source
-    out["_file"] = spec.file
-    out["_sheet"] = sheet_name
     out["_line"] = out.index.astype("int64")
     out = out.reset_index(drop=True)
     personal = {_header_key(c) for c in spec.personal}
@@ -390,58 +389,55 @@ def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult
     return result
 
 
-def _line_key(df: pd.DataFrame) -> pd.Series:
-    return df["_src"].astype(str) + "\x1f" + df["_file"].astype(str) + "\x1f" + df["_sheet"].astype(str) + "\x1f" + df["_line"].astype(str)
-
-
 def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
-    by_source = {m.source: m for m in mappings.values()}
-    quarantine: dict[tuple, list[str]] = {}   # (src, file, sheet, line) -> reasons
-    merged: dict[tuple, int] = {}              # (src, file, sheet, line) -> line kept
+    n_sheets = len(sheets)
+    src_of_sheet = np.array([sh.source for sh in sheets], dtype=object)
+    quarantine: dict[int, list[str]] = {}   # raw row id -> reasons
+    merged: dict[int, int] = {}              # raw row id -> line of the row it merged into
     logs = []
     frames: dict[str, list[pd.DataFrame]] = {}
-    raw_of: dict[tuple, pd.DataFrame] = {}
-    for sh in sheets:
+    for i, sh in enumerate(sheets):
+        base = np.int64(i) << _SHIFT
         for line, rs in sh.reasons.items():
-            quarantine.setdefault((sh.source, sh.file, sh.sheet, line), []).extend(rs)
+            quarantine.setdefault(int(base | line), []).extend(rs)
         logs.extend(sh.log)
-        raw_of[(sh.source, sh.file, sh.sheet)] = sh.raw
+        sh.frame["_rid"] = base | sh.frame.pop("_line").to_numpy(dtype="int64")
         frames.setdefault(sh.table, []).append(sh.frame)
 
     def drop_quarantined(df: pd.DataFrame) -> pd.DataFrame:
         if not quarantine or df.empty:
             return df
-        q = pd.Series(True, index=pd.Index(["\x1f".join(map(str, k)) for k in quarantine]))
-        return df[~_line_key(df).isin(q.index).to_numpy()]
+        return df[~df["_rid"].isin(np.fromiter(quarantine, dtype="int64")).to_numpy()]
 
     tables: dict[str, pd.DataFrame] = {}
     raw_ids: dict[str, str] = {}
     for tname in schemas.TABLES:
         parts = frames.get(tname)
-        df = pd.concat(parts, ignore_index=True) if parts else None
-        if df is None:
+        if not parts:
             tables[tname] = None
             continue
-        df = drop_quarantined(df)
+        df = drop_quarantined(pd.concat(parts, ignore_index=True))
+        src = src_of_sheet[(df["_rid"].to_numpy() >> _SHIFT)] if len(df) else np.array([], dtype=object)
         # pseudonymise identifiers (per source: the hash covers "source:raw"); the way back is
         # kept in memory only, to name rows in quarantine messages by the organisation's codes
         for fname, prefix in ID_FIELDS.items():
             if fname in df and len(df):
-                hashed = pd.concat([pseudonyms(g[fname], src, key, prefix) for src, g in df.groupby("_src", sort=False)]
-                                   ).reindex(df.index)
+                hashed = pd.Series(None, index=df.index, dtype=object)
+                for s_code in pd.unique(src):
+                    m = src == s_code
+                    hashed[m] = pseudonyms(df.loc[m, fname], s_code, key, prefix).to_numpy()
                 if fname not in PERSONAL_FIELDS:
                     pairs = pd.DataFrame({"h": hashed, "r": df[fname]}).dropna().drop_duplicates("h")
                     raw_ids.update(zip(pairs["h"], pairs["r"]))
                 df[fname] = hashed
-        tables[tname] = _dedupe(tname, df, quarantine, merged, logs)
+        tables[tname] = _dedupe(tname, df, quarantine, merged, logs, sheets)
 
     # schema rules, lazily, then references across tables until nothing changes
     for tname, df in tables.items():
         if df is None:
             continue
         cols = list(schemas.TABLES[tname].to_schema().columns)
-        probs = schemas.table_problems(tname, df[cols])
-        _quarantine_problems(probs, df, quarantine, tname, raw_ids)
+        _quarantine_problems(schemas.table_problems(tname, df[cols]), df, quarantine, tname, raw_ids)
     for _ in range(10):
         tables = {t: (drop_quarantined(df) if df is not None else None) for t, df in tables.items()}
         present = {t: df[list(schemas.TABLES[t].to_schema().columns)] for t, df in tables.items() if df is not None}
@@ -456,9 +452,10 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
     out_tables = {}
     for tname in schemas.TABLES:
         df = tables.get(tname)
-        cols = list(schemas.TABLES[tname].to_schema().columns)
+        template = schemas.empty_table(tname)
+        cols = list(template.columns)
         if df is None:
-            out_tables[tname] = schemas.empty_table(tname)
+            out_tables[tname] = template
             continue
         clean = df[cols].copy()
         for c in cols:  # whole numbers are required fields: plain int64 once the gaps are quarantined
@@ -466,8 +463,11 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
                 clean[c] = clean[c].astype("int64")
         keys = schemas.KEYS.get(tname) or cols
         clean = clean.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+        wrong = {c: (str(clean[c].dtype), str(template[c].dtype)) for c in cols
+                 if str(clean[c].dtype) != str(template[c].dtype)}
+        if wrong:  # pragma: no cover - the contract's dtypes, cheaply; a failure here is a bug
+            raise RuntimeError(f"{tname}: wrong dtypes {wrong}")
         out_tables[tname] = clean
-        schemas.validate_table(tname, clean)  # the contract, strictly: a failure here is a bug
 
     # the log, the quarantine, and row conservation
     logdf = pd.concat([l for l in logs if len(l)], ignore_index=True) if any(len(l) for l in logs) else \
@@ -476,32 +476,34 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
                                            kind="stable", na_position="first").reset_index(drop=True)
     logdf["row"] = logdf["row"].astype("int64")
     qrows = []
-    for (src, file, sheet, line), rs in sorted(quarantine.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2]), kv[0][3])):
-        raw = raw_of.get((src, file, sheet))
-        cells = {} if raw is None or line not in raw.index else \
-            {c: _text(v) for c, v in raw.loc[line].items() if _text(v) is not None}
-        table = next(sh.table for sh in sheets if (sh.source, sh.file, sh.sheet) == (src, file, sheet))
-        qrows.append({"source": src, "table": table, "file": file, "sheet": sheet, "row": int(line),
-                      "reasons": "; ".join(dict.fromkeys(rs)), "raw": json.dumps(cells, ensure_ascii=False)})
+    for rid in sorted(quarantine):
+        sh = sheets[rid >> _SHIFT]
+        line = rid & _MASK
+        cells = {} if line not in sh.raw.index else \
+            {c: _text(v) for c, v in sh.raw.loc[line].items() if _text(v) is not None}
+        qrows.append({"source": sh.source, "table": sh.table, "file": sh.file, "sheet": sh.sheet, "row": int(line),
+                      "reasons": "; ".join(dict.fromkeys(quarantine[rid])),
+                      "raw": json.dumps(cells, ensure_ascii=False)})
     qdf = pd.DataFrame(qrows, columns=QUARANTINE_COLUMNS)
     qdf["row"] = qdf["row"].astype("int64")
+    qdf = qdf.sort_values(["source", "file", "sheet", "row"], kind="stable", na_position="first").reset_index(drop=True)
     # row conservation, per raw sheet: every data line read is kept, merged or quarantined
-    kept_lines = set()
-    for df in tables.values():
-        if df is not None and len(df):
-            kept_lines |= set(zip(df["_src"], df["_file"], df["_sheet"], df["_line"].astype(int)))
+    kept = np.concatenate([df["_rid"].to_numpy() for df in tables.values() if df is not None] or
+                          [np.array([], dtype="int64")])
+    q_ids = np.fromiter(quarantine, dtype="int64")
+    m_ids = np.fromiter(merged, dtype="int64")
     cons = []
-    for sh in sheets:
-        ident = (sh.source, sh.file, sh.sheet)
-        lines = {(*ident, int(l)) for l in sh.lines}
-        q = lines & set(quarantine)
-        k = (lines & kept_lines) - q
-        mg = (lines & set(merged)) - q - k
-        if len(q) + len(k) + len(mg) != len(lines):  # pragma: no cover - an internal invariant
-            lost = sorted(l[3] for l in lines - q - k - mg)[:10]
+    for i, sh in enumerate(sheets):
+        lines = (np.int64(i) << _SHIFT) | sh.lines.astype("int64")
+        q = np.isin(lines, q_ids)
+        k = np.isin(lines, kept) & ~q
+        mg = np.isin(lines, m_ids) & ~q & ~k
+        if (q | k | mg).sum() != len(lines):  # pragma: no cover - an internal invariant
+            lost = (lines[~(q | k | mg)] & _MASK)[:10].tolist()
             raise RuntimeError(f"row conservation broken for {sh.file}/{sh.sheet}: lines {lost} vanished")
         cons.append({"source": sh.source, "table": sh.table, "file": sh.file, "sheet": sh.sheet,
-                     "read": len(lines), "kept": len(k), "merged": len(mg), "quarantined": len(q)})
+                     "read": int(len(lines)), "kept": int(k.sum()), "merged": int(mg.sum()),
+                     "quarantined": int(q.sum())})
     return CleanResult(tables=out_tables, log=logdf, quarantine=qdf,
                        conservation=pd.DataFrame(cons, columns=CONSERVATION_COLUMNS), sources=[], key_id=key_id(key))
 
@@ -543,13 +545,12 @@ def _quarantine_problems(probs: pd.DataFrame, df: pd.DataFrame, quarantine: dict
     table_level = probs[probs["row"].isna()]
     if len(table_level):  # pragma: no cover - the cleaner produced a wrong column: a bug, not the user's
         raise RuntimeError(f"{tname}: {table_level['message'].tolist()}")
-    for row, msgs in rows.groupby("row")["message"]:
-        r = df.loc[row]
-        k = (r["_src"], r["_file"], r["_sheet"], int(r["_line"]))
-        quarantine.setdefault(k, []).extend(msgs.tolist())
+    rids = df.loc[rows["row"].to_numpy(), "_rid"].to_numpy()
+    for rid, msg in zip(rids, rows["message"]):
+        quarantine.setdefault(int(rid), []).append(msg)
 
 
-def _dedupe(tname: str, df: pd.DataFrame, quarantine: dict, merged: dict, logs: list) -> pd.DataFrame:
+def _dedupe(tname: str, df: pd.DataFrame, quarantine: dict, merged: dict, logs: list, sheets: list) -> pd.DataFrame:
     """Exact duplicates (same key, same content) merge into the first; conflicting ones are quarantined."""
     keys = schemas.KEYS.get(tname) or []
     if not keys or df.empty:
@@ -558,28 +559,31 @@ def _dedupe(tname: str, df: pd.DataFrame, quarantine: dict, merged: dict, logs: 
     dup = df.duplicated(keys, keep=False).to_numpy()
     if not dup.any():
         return df
-    sub = df[dup].sort_values(["_src", "_file", "_line"], kind="stable")
+    sub = df[dup].sort_values("_rid", kind="stable")
     grp = sub.groupby(keys, dropna=False, sort=False)
     distinct = grp[values].nunique(dropna=False).max(axis=1) if values else pd.Series(1, index=grp.size().index)
     conflict_keys = distinct[distinct > 1].index
     is_conflict = sub.set_index(keys).index.isin(conflict_keys)
     conflict = sub[is_conflict]
     for _, g in conflict.groupby(keys, dropna=False, sort=False):
-        ls = g["_line"].tolist()
-        for _, r in g.iterrows():
-            others = [x for x in ls if x != r["_line"]]
-            quarantine.setdefault((r["_src"], r["_file"], r["_sheet"], int(r["_line"])), []).append(
+        ids = g["_rid"].tolist()
+        for rid in ids:
+            others = sorted({int(x & _MASK) for x in ids if x != rid})
+            quarantine.setdefault(int(rid), []).append(
                 f"противоречивый дубликат / conflicting duplicate: same key as row(s) {others} with different values")
     exact = sub[~is_conflict]
-    first = exact.groupby(keys, dropna=False, sort=False)["_line"].transform("first")
-    later = exact[exact["_line"] != first]
+    first = exact.groupby(keys, dropna=False, sort=False)["_rid"].transform("first")
+    later = exact[exact["_rid"] != first]
     if len(later):
-        for (_, r), kept in zip(later.iterrows(), first[later.index]):
-            merged[(r["_src"], r["_file"], r["_sheet"], int(r["_line"]))] = int(kept)
-        logs.append(pd.DataFrame({"source": later["_src"].to_numpy(), "file": later["_file"].to_numpy(),
-                                  "sheet": later["_sheet"].to_numpy(), "row": later["_line"].to_numpy(),
+        kept_line = first[later.index].to_numpy() & _MASK
+        later_rid = later["_rid"].to_numpy()
+        for rid, k in zip(later_rid, kept_line):
+            merged[int(rid)] = int(k)
+        sheet_of = [sheets[int(r >> _SHIFT)] for r in later_rid]
+        logs.append(pd.DataFrame({"source": [sh.source for sh in sheet_of], "file": [sh.file for sh in sheet_of],
+                                  "sheet": [sh.sheet for sh in sheet_of], "row": later_rid & _MASK,
                                   "column": None, "raw_value": None,
-                                  "clean_value": [f"row {int(k)}" for k in first[later.index]],
+                                  "clean_value": [f"row {int(k)}" for k in kept_line],
                                   "rule": "duplicate:merged"}))
     drop = set(later.index) | set(conflict.index)
     return df.drop(index=list(drop))
