@@ -389,6 +389,14 @@ def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult
     return result
 
 
+def _member(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """values in sorted_ids, by binary search (np.isin re-sorts its second argument every call)."""
+    if not len(sorted_ids):
+        return np.zeros(len(values), dtype=bool)
+    i = np.searchsorted(sorted_ids, values).clip(max=len(sorted_ids) - 1)
+    return sorted_ids[i] == values
+
+
 def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
     n_sheets = len(sheets)
     src_of_sheet = np.array([sh.source for sh in sheets], dtype=object)
@@ -488,16 +496,16 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
     qdf["row"] = qdf["row"].astype("int64")
     qdf = qdf.sort_values(["source", "file", "sheet", "row"], kind="stable", na_position="first").reset_index(drop=True)
     # row conservation, per raw sheet: every data line read is kept, merged or quarantined
-    kept = np.concatenate([df["_rid"].to_numpy() for df in tables.values() if df is not None] or
-                          [np.array([], dtype="int64")])
-    q_ids = np.fromiter(quarantine, dtype="int64")
-    m_ids = np.fromiter(merged, dtype="int64")
+    kept = np.unique(np.concatenate([df["_rid"].to_numpy() for df in tables.values() if df is not None] or
+                                    [np.array([], dtype="int64")]))
+    q_ids = np.unique(np.fromiter(quarantine, dtype="int64"))
+    m_ids = np.unique(np.fromiter(merged, dtype="int64"))
     cons = []
     for i, sh in enumerate(sheets):
         lines = (np.int64(i) << _SHIFT) | sh.lines.astype("int64")
-        q = np.isin(lines, q_ids)
-        k = np.isin(lines, kept) & ~q
-        mg = np.isin(lines, m_ids) & ~q & ~k
+        q = _member(q_ids, lines)
+        k = _member(kept, lines) & ~q
+        mg = _member(m_ids, lines) & ~q & ~k
         if (q | k | mg).sum() != len(lines):  # pragma: no cover - an internal invariant
             lost = (lines[~(q | k | mg)] & _MASK)[:10].tolist()
             raise RuntimeError(f"row conservation broken for {sh.file}/{sh.sheet}: lines {lost} vanished")

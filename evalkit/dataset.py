@@ -57,25 +57,52 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", write_statistics=True)
 
 
-def _quarantine_xlsx(quarantine: pd.DataFrame, path: Path) -> None:
-    """One sheet per table; the raw values spelled out as columns; Russian headers."""
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        readme = pd.DataFrame({"Что это / What this is": [
-            "Строки выгрузки, которые не удалось использовать, и все причины. Исправьте их в исходном файле "
-            "(файл, лист, строка указаны) и запустите evalkit clean снова.",
-            "Rows of the export that could not be used, with every reason. Fix them in the source file "
-            "(file, sheet and row are given) and run evalkit clean again.",
-            f"Всего строк / rows in total: {len(quarantine)}"]})
-        readme.to_excel(xw, sheet_name="Читать", index=False)
-        for table, g in quarantine.groupby("table", sort=False):
-            raw = pd.DataFrame([json.loads(r) for r in g["raw"]], index=g.index)
-            out = pd.concat([g[["source", "file", "sheet", "row", "reasons"]].rename(columns={
-                "source": "источник", "file": "файл", "sheet": "лист", "row": "строка", "reasons": "причины"}),
-                raw], axis=1)
-            out.to_excel(xw, sheet_name=table[:31], index=False)
-            ws = xw.sheets[table[:31]]
-            ws.column_dimensions["E"].width = 80
-            ws.freeze_panes = "A2"
+#: rows per table sheet in quarantine.xlsx; beyond it the sheet says so and
+#: quarantine.csv (which Excel opens too) holds every row
+XLSX_MAX_ROWS = 20_000
+
+
+def _quarantine_xlsx(quarantine: pd.DataFrame, folder: Path) -> None:
+    """One sheet per table, the raw values spelled out as columns, Russian headers.
+
+    Written in openpyxl's write-only mode. When a table has more than ``XLSX_MAX_ROWS``
+    quarantined rows, its sheet holds the first ones and says where the rest are, and the
+    whole quarantine is also written as ``quarantine.csv``.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=True)
+    capped = [t for t, n in quarantine["table"].value_counts().items() if n > XLSX_MAX_ROWS]
+    ws = wb.create_sheet("Читать")
+    ws.append(["Строки выгрузки, которые не удалось использовать, и все причины. Исправьте их в исходном файле "
+               "(файл, лист и строка указаны) и запустите evalkit clean снова."])
+    ws.append(["Rows of the export that could not be used, with every reason. Fix them in the source file "
+               "(file, sheet and row are given) and run evalkit clean again."])
+    ws.append([f"Всего строк / rows in total: {len(quarantine)}"])
+    if capped:
+        ws.append([f"В листах {capped} показаны первые {XLSX_MAX_ROWS} строк; все строки — в quarantine.csv / "
+                   f"sheets {capped} show the first {XLSX_MAX_ROWS} rows; every row is in quarantine.csv"])
+    for table, g in quarantine.groupby("table", sort=False):
+        g = g.head(XLSX_MAX_ROWS)
+        raw = [json.loads(r) for r in g["raw"]]
+        raw_cols = list(dict.fromkeys(c for r in raw for c in r))
+        ws = wb.create_sheet(table[:31])
+        ws.column_dimensions["E"].width = 80
+        ws.freeze_panes = "A2"
+        head = []
+        for h in ["источник", "файл", "лист", "строка", "причины", *raw_cols]:
+            c = WriteOnlyCell(ws, value=h)
+            c.font = Font(bold=True)
+            head.append(c)
+        ws.append(head)
+        for (src, file, sheet, row, reasons), cells in zip(
+                g[["source", "file", "sheet", "row", "reasons"]].itertuples(index=False, name=None), raw):
+            ws.append([src, file, sheet, int(row), reasons, *(cells.get(c) for c in raw_cols)])
+    wb.save(folder / "quarantine.xlsx")
+    if capped:
+        quarantine.to_csv(folder / "quarantine.csv", index=False, encoding="utf-8-sig")
 
 
 def write_dataset(result, dataset: str | Path, progress=None) -> Path:
@@ -111,7 +138,7 @@ def write_dataset(result, dataset: str | Path, progress=None) -> Path:
             p = staging / f"{name}.parquet"
             _write_parquet(df, p)
             manifest["extra"][name] = {"rows": int(len(df)), "sha256": _sha256(p)}
-        _quarantine_xlsx(result.quarantine, staging / "quarantine.xlsx")
+        _quarantine_xlsx(result.quarantine, staging)
         (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         staging.rename(target)
         # switch the link atomically; an old real directory (not a link) is moved aside first

@@ -1,0 +1,41 @@
+"""`evalkit clean` on a synthetic register vs the floor of reading the same files with
+pyarrow and writing them as parquet (target: within 3x, issue "Cleaning").
+
+The register is generated once (not timed); both measurements run in fresh processes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+
+def _clean(src: str, out: str) -> str:
+    return ("import pathlib\nfrom evalkit.clean import clean_sources\nfrom evalkit.dataset import write_dataset\n"
+            f"src = sorted(p for p in pathlib.Path({src!r}).iterdir() if (p / 'evalkit.yaml').is_file())\n"
+            f"write_dataset(clean_sources(src, bytes(32)), {out!r})\n")
+
+
+def _floor(src: str, out: str) -> str:
+    return ("import pathlib, yaml\nimport pyarrow.csv as pv, pyarrow.parquet as pq\n"
+            f"out = pathlib.Path({out!r}); out.mkdir(parents=True, exist_ok=True)\n"
+            f"for org in sorted(p for p in pathlib.Path({src!r}).iterdir() if (p / 'evalkit.yaml').is_file()):\n"
+            "    m = yaml.safe_load((org / 'evalkit.yaml').read_text(encoding='utf-8'))\n"
+            "    enc = m['defaults'].get('encoding', 'utf-8'); sep = m['defaults'].get('delimiter', ',')\n"
+            "    for f in sorted(org.glob('*.csv')):\n"
+            "        t = pv.read_csv(f, read_options=pv.ReadOptions(encoding=enc),\n"
+            "                        parse_options=pv.ParseOptions(delimiter=sep, newlines_in_values=True),\n"
+            "                        convert_options=pv.ConvertOptions(strings_can_be_null=True))\n"
+            "        pq.write_table(t, out / f'{org.name}_{f.stem}.parquet', compression='zstd')\n")
+
+
+def run(args, measure):
+    families, orgs = (410_000, 20) if args.full else (41_000, 4)
+    label = f"register ({families:,} families, {orgs} orgs, all CSV)"
+    with tempfile.TemporaryDirectory() as tmp:
+        measure("import evalkit.synth_exports as se\nse.XLSX_MAX_ROWS = 0\n"
+                "from evalkit.synth import synthesize\nfrom evalkit.synth_model import demo_config\n"
+                f"synthesize({tmp + '/src'!r}, demo_config(families={families}, orgs={orgs}), truth_mc_families=0)\n")
+        floor = measure(_floor(f"{tmp}/src", f"{tmp}/floor"))
+        got = measure(_clean(f"{tmp}/src", f"{tmp}/clean"))
+    yield {"case": label, "seconds": got["seconds"], "peak_rss_mb": got["peak_rss_mb"],
+           "floor_seconds": floor["seconds"], "ratio": got["seconds"] / floor["seconds"]}
