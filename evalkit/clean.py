@@ -445,7 +445,8 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
         if df is None:
             continue
         cols = list(schemas.TABLES[tname].to_schema().columns)
-        _quarantine_problems(schemas.table_problems(tname, df[cols]), df, quarantine, tname, raw_ids)
+        _quarantine_problems(schemas.table_problems(tname, df[cols], check_dtypes=False), df, quarantine, tname,
+                             raw_ids)
     for _ in range(10):
         tables = {t: (drop_quarantined(df) if df is not None else None) for t, df in tables.items()}
         present = {t: df[list(schemas.TABLES[t].to_schema().columns)] for t, df in tables.items() if df is not None}
@@ -496,10 +497,10 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
     qdf["row"] = qdf["row"].astype("int64")
     qdf = qdf.sort_values(["source", "file", "sheet", "row"], kind="stable", na_position="first").reset_index(drop=True)
     # row conservation, per raw sheet: every data line read is kept, merged or quarantined
-    kept = np.unique(np.concatenate([df["_rid"].to_numpy() for df in tables.values() if df is not None] or
-                                    [np.array([], dtype="int64")]))
-    q_ids = np.unique(np.fromiter(quarantine, dtype="int64"))
-    m_ids = np.unique(np.fromiter(merged, dtype="int64"))
+    kept = np.sort(np.concatenate([df["_rid"].to_numpy() for df in tables.values() if df is not None] or
+                                  [np.array([], dtype="int64")]))
+    q_ids = np.sort(np.fromiter(quarantine, dtype="int64"))
+    m_ids = np.sort(np.fromiter(merged, dtype="int64"))
     cons = []
     for i, sh in enumerate(sheets):
         lines = (np.int64(i) << _SHIFT) | sh.lines.astype("int64")
