@@ -382,8 +382,7 @@ def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult
     _raise_unmatched(unmatched, problems, mappings)
     problems.raise_if_any()
 
-    say("checking rows, duplicates, references")
-    result = _assemble(sheets, mappings, key)
+    result = _assemble(sheets, mappings, key, say)
     result.sources = src_info
     result.ignored_columns = ignored
     return result
@@ -397,7 +396,7 @@ def _member(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sorted_ids[i] == values
 
 
-def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
+def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes, say=lambda msg: None) -> CleanResult:
     n_sheets = len(sheets)
     src_of_sheet = np.array([sh.source for sh in sheets], dtype=object)
     quarantine: dict[int, list[str]] = {}   # raw row id -> reasons
@@ -419,6 +418,7 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
 
     tables: dict[str, pd.DataFrame] = {}
     raw_ids: dict[str, str] = {}
+    say("pseudonymising identifiers, merging duplicates")
     for tname in schemas.TABLES:
         parts = frames.get(tname)
         if not parts:
@@ -441,6 +441,7 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes) -> CleanResult:
         tables[tname] = _dedupe(tname, df, quarantine, merged, logs, sheets)
 
     # schema rules, lazily, then references across tables until nothing changes
+    say("checking the schemas and the references between tables")
     for tname, df in tables.items():
         if df is None:
             continue

@@ -491,12 +491,9 @@ DATE_DEFECTS = ("impossible_date", "birth_in_future", "closed_before_opened")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from evalkit.synth import synthesize
-    from evalkit.synth_model import demo_config
-    out = tmp_path_factory.mktemp("normalise") / "demo"
-    synthesize(out, demo_config(families=200), truth_mc_families=0)
-    return out
+def demo(demo_source):
+    """The session's synthetic demo source (tests/conftest.py)."""
+    return demo_source
 
 
 def _date_columns(demo):

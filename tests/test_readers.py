@@ -360,12 +360,9 @@ def test_header_inside_a_quoted_field_is_an_error(tmp_path):
 # ----------------------------------------------------------------------------- the synthetic exports
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from evalkit.synth import synthesize
-    from evalkit.synth_model import demo_config
-    out = tmp_path_factory.mktemp("readers") / "demo"
-    synthesize(out, demo_config(families=200), truth_mc_families=0)
-    return out
+def demo(demo_source):
+    """The session's synthetic demo source (tests/conftest.py)."""
+    return demo_source
 
 
 def test_reads_every_sheet_of_the_synthetic_exports_with_exact_lines(demo):
