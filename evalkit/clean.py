@@ -232,6 +232,13 @@ def _text(v) -> str | None:
     return str(v)
 
 
+def _texts(values: pd.Series) -> np.ndarray:
+    """``_text`` of every value, computed once per distinct value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([_text(u) for u in uniques] + [None], dtype=object)
+    return table[codes]
+
+
 def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatched: dict,
                 fingerprints: dict, ignored: list) -> _Sheet | None:
     path = mapping.folder / spec.file
@@ -280,9 +287,8 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
             raw_v = values[logged]
             log_parts.append(pd.DataFrame({
                 "row": values.index[logged].to_numpy(), "column": column,
-                "raw_value": [WITHHELD if fname in PERSONAL_FIELDS else _text(v) for v in raw_v],
-                "clean_value": [WITHHELD if fname in PERSONAL_FIELDS and kind == "id" else _text(v)
-                                for v in n.clean[logged]],
+                "raw_value": WITHHELD if fname in PERSONAL_FIELDS else _texts(raw_v),
+                "clean_value": WITHHELD if fname in PERSONAL_FIELDS and kind == "id" else _texts(n.clean[logged]),
                 "rule": f"{fname}:" + how[logged].astype(str)}))
         return _clean_dtype(kind, n.clean)
 

@@ -59,7 +59,7 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
 
 #: rows per table sheet in quarantine.xlsx; beyond it the sheet says so and
 #: quarantine.csv (which Excel opens too) holds every row
-XLSX_MAX_ROWS = 20_000
+XLSX_MAX_ROWS = 5_000
 
 
 def _quarantine_xlsx(quarantine: pd.DataFrame, folder: Path) -> None:
