@@ -492,14 +492,23 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes, say=lambda msg: 
                                            kind="stable", na_position="first").reset_index(drop=True)
     logdf["row"] = logdf["row"].astype("int64")
     qrows = []
-    for rid in sorted(quarantine):
-        sh = sheets[rid >> _SHIFT]
-        line = rid & _MASK
-        cells = {} if line not in sh.raw.index else \
-            {c: _text(v) for c, v in sh.raw.loc[line].items() if _text(v) is not None}
-        qrows.append({"source": sh.source, "table": sh.table, "file": sh.file, "sheet": sh.sheet, "row": int(line),
-                      "reasons": "; ".join(dict.fromkeys(quarantine[rid])),
-                      "raw": json.dumps(cells, ensure_ascii=False)})
+    q_sorted = np.sort(np.fromiter(quarantine, dtype="int64"))
+    for i in np.unique(q_sorted >> _SHIFT):
+        sh = sheets[int(i)]
+        lines = (q_sorted[(q_sorted >> _SHIFT) == i] & _MASK).astype("int64")
+        present = lines[np.isin(lines, sh.raw.index.to_numpy())]
+        cells = {}
+        if len(present):  # the raw cells of each quarantined row, blanks left out
+            block = sh.raw.loc[present]
+            texts = {c: _texts(block[c]) for c in block.columns}
+            for j, line in enumerate(present):
+                cells[int(line)] = json.dumps({c: t[j] for c, t in texts.items() if t[j] is not None},
+                                              ensure_ascii=False)
+        for line in lines:
+            rid = int((int(i) << _SHIFT) | int(line))
+            qrows.append({"source": sh.source, "table": sh.table, "file": sh.file, "sheet": sh.sheet,
+                          "row": int(line), "reasons": "; ".join(dict.fromkeys(quarantine[rid])),
+                          "raw": cells.get(int(line), "{}")})
     qdf = pd.DataFrame(qrows, columns=QUARANTINE_COLUMNS)
     qdf["row"] = qdf["row"].astype("int64")
     qdf = qdf.sort_values(["source", "file", "sheet", "row"], kind="stable", na_position="first").reset_index(drop=True)
