@@ -413,6 +413,8 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes, say=lambda msg: 
         base = np.int64(i) << _SHIFT
         for line, rs in sh.reasons.items():
             quarantine.setdefault(int(base | line), []).extend(rs)
+        for part in sh.log:  # an integer sort key: sheet, then row (strings sort slowly)
+            part["_k"] = base | part["row"].to_numpy(dtype="int64")
         logs.extend(sh.log)
         sh.frame["_rid"] = base | sh.frame.pop("_line").to_numpy(dtype="int64")
         frames.setdefault(sh.table, []).append(sh.frame)
@@ -487,9 +489,9 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes, say=lambda msg: 
 
     # the log, the quarantine, and row conservation
     logdf = pd.concat([l for l in logs if len(l)], ignore_index=True) if any(len(l) for l in logs) else \
-        pd.DataFrame(columns=LOG_COLUMNS)
-    logdf = logdf[LOG_COLUMNS].sort_values(["source", "file", "sheet", "row", "column", "rule"],
-                                           kind="stable", na_position="first").reset_index(drop=True)
+        pd.DataFrame(columns=LOG_COLUMNS + ["_k"])
+    say("writing the cleaning log and the quarantine")
+    logdf = logdf.sort_values("_k", kind="stable")[LOG_COLUMNS].reset_index(drop=True)
     logdf["row"] = logdf["row"].astype("int64")
     qrows = []
     q_sorted = np.sort(np.fromiter(quarantine, dtype="int64"))
@@ -609,6 +611,6 @@ def _dedupe(tname: str, df: pd.DataFrame, quarantine: dict, merged: dict, logs: 
                                   "sheet": [sh.sheet for sh in sheet_of], "row": later_rid & _MASK,
                                   "column": None, "raw_value": None,
                                   "clean_value": [f"row {int(k)}" for k in kept_line],
-                                  "rule": "duplicate:merged"}))
+                                  "rule": "duplicate:merged", "_k": later_rid}))
     drop = set(later.index) | set(conflict.index)
     return df.drop(index=list(drop))
