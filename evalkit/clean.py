@@ -420,9 +420,11 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes, say=lambda msg: 
         frames.setdefault(sh.table, []).append(sh.frame)
 
     def drop_quarantined(df: pd.DataFrame) -> pd.DataFrame:
+        """The rows not in quarantine; the same frame (no copy) when none of its rows is."""
         if not quarantine or df.empty:
             return df
-        return df[~df["_rid"].isin(np.fromiter(quarantine, dtype="int64")).to_numpy()]
+        gone = _member(np.sort(np.fromiter(quarantine, dtype="int64")), df["_rid"].to_numpy())
+        return df[~gone] if gone.any() else df
 
     tables: dict[str, pd.DataFrame] = {}
     raw_ids: dict[str, str] = {}
@@ -458,8 +460,8 @@ def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes, say=lambda msg: 
                              raw_ids)
     for _ in range(10):
         tables = {t: (drop_quarantined(df) if df is not None else None) for t, df in tables.items()}
-        present = {t: df[list(schemas.TABLES[t].to_schema().columns)] for t, df in tables.items() if df is not None}
-        probs = schemas.check_dataset(present)
+        # check_dataset reads its columns by name: the frames go in as they are, no copies
+        probs = schemas.check_dataset({t: df for t, df in tables.items() if df is not None})
         if probs.empty:
             break
         for tname, p in probs.groupby("table"):
