@@ -2,7 +2,7 @@
 
 Run: `python benchmarks/phases_clean_1m.py` — prints elapsed time and RSS at each progress message.
 """
-import time, pathlib, sys, psutil
+import time, pathlib, psutil
 import evalkit.synth_exports as se
 se.XLSX_MAX_ROWS = 0
 from evalkit.synth import synthesize

@@ -348,7 +348,7 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
 
 # ----------------------------------------------------------------------------- the run
 
-def _raise_unmatched(unmatched: dict, problems: _Problems, mappings: dict) -> None:
+def _raise_unmatched(unmatched: dict, problems: _Problems) -> None:
     for (path, sheet, column, vocab), parts in unmatched.items():
         counts = pd.concat([c for c, _ in parts]).groupby(level=0).sum().sort_values(ascending=False)
         first = {}
@@ -385,10 +385,10 @@ def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult
                 sheets.append(sh)
         src_info.append({"source": m.source, "name": m.name, "folder": str(Path(s).resolve()),
                          "mapping_sha256": _sha256(m.path), "files": list(fingerprints.values())})
-    _raise_unmatched(unmatched, problems, mappings)
+    _raise_unmatched(unmatched, problems)
     problems.raise_if_any()
 
-    result = _assemble(sheets, mappings, key, say)
+    result = _assemble(sheets, key, say)
     result.sources = src_info
     result.ignored_columns = ignored
     return result
@@ -402,8 +402,7 @@ def _member(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sorted_ids[i] == values
 
 
-def _assemble(sheets: list[_Sheet], mappings: dict, key: bytes, say=lambda msg: None) -> CleanResult:
-    n_sheets = len(sheets)
+def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanResult:
     src_of_sheet = np.array([sh.source for sh in sheets], dtype=object)
     quarantine: dict[int, list[str]] = {}   # raw row id -> reasons
     merged: dict[int, int] = {}              # raw row id -> line of the row it merged into

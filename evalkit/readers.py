@@ -393,7 +393,7 @@ def _looks_russian(text: str) -> bool:
 def _delimiter_option(delimiter: str, path: Path) -> str:
     d = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(delimiter, delimiter)
     if len(d) != 1:
-        raise DataError(f"разделитель должен быть одним символом / the delimiter must be one character",
+        raise DataError("разделитель должен быть одним символом / the delimiter must be one character",
                         file=str(path), value=delimiter, rule="delimiter")
     return d
 
