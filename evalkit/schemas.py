@@ -343,11 +343,14 @@ def validate_table(name: str, df: pd.DataFrame, lazy: bool = True) -> pd.DataFra
         When ``lazy`` and the table breaks the contract; ``.failure_cases`` lists every
         failure. :func:`table_problems` turns them into a tidy frame.
     """
-    model = _model(name)
+    return _quietly_validate(_model(name), df, lazy)
+
+
+def _quietly_validate(schema_or_model, df: pd.DataFrame, lazy: bool = True) -> pd.DataFrame:
     with warnings.catch_warnings():
         # pandera 0.35 concatenates failure cases with all-NA columns (pandas FutureWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        return model.validate(df, lazy=lazy)
+        return schema_or_model.validate(df, lazy=lazy)
 
 
 def table_problems(name: str, df: pd.DataFrame, check_dtypes: bool = True) -> pd.DataFrame:
@@ -386,9 +389,7 @@ def table_problems(name: str, df: pd.DataFrame, check_dtypes: bool = True) -> pd
             validate_table(name, df, lazy=True)
         else:
             loose = s.update_columns({c: {"dtype": None} for c, col in s.columns.items() if str(col.dtype) == "str"})
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                loose.validate(df, lazy=True)
+            _quietly_validate(loose, df)
     except SchemaErrors as err:
         return _from_failure_cases(name, s, err.failure_cases)
     return _no_problems()

@@ -478,3 +478,13 @@ def test_check_dataset_at_scale_finds_injected_orphans():
     early_rows = problems.loc[problems["rule"] == "event_within_life", "row"]
     assert sorted(early_rows) == early.tolist()
     assert set(problems["rule"]) == {"child_family_exists", "event_within_life"}
+
+
+def test_table_problems_without_the_text_dtype_check_still_applies_every_other_rule():
+    costs = pd.DataFrame({"org": pd.Series([1], dtype=object), "project": ["P"], "year": [1890],
+                          "expenses_rub": [1.0]})
+    strict = schemas.table_problems("costs", costs)
+    loose = schemas.table_problems("costs", costs, check_dtypes=False)
+    assert "dtype" in set(strict["rule"])           # org holds a number, not text
+    assert "dtype" not in set(loose["rule"])
+    assert set(loose["rule"]) == {"range"}         # year 1890 is still out of range
