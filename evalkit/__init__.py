@@ -1,8 +1,15 @@
 """evalkit: evaluate programmes that keep children in their birth families.
 
-The public face a notebook may call. Raw exports are cleaned into the canonical tables
-(:mod:`evalkit.schemas`), labels come from :mod:`evalkit.labels`, and the synthetic demo
-with its known truth from :mod:`evalkit.synth`.
+The data flow and where each step lives (import the module you need; nothing heavy
+happens on ``import evalkit``)::
+
+    data_raw/<source>/  --evalkit.clean-->  data_clean/<dataset>/  --notebooks-->  reports/
+    (evalkit.mapping, .readers, .normalise,   (evalkit.dataset,        (evalkit.quality, ...)
+     .pseudonymise)                            .schemas, .labels)
+
+What a notebook may call: :mod:`evalkit.dataset` (``read_dataset``, ``read_manifest``),
+:mod:`evalkit.quality`, :mod:`evalkit.labels`, and the study modules as they land.
+Notebooks never read ``data_raw/`` and never the synthetic truth (:mod:`evalkit.synth`).
 """
 
 from __future__ import annotations
