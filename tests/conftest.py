@@ -7,14 +7,14 @@ import os
 import pytest
 from hypothesis import settings
 
+from evalkit.synth import synthesize
+from evalkit.synth_model import demo_config
+
 # Property tests draw the same examples on every run (no flaky CI); run with
 # HYPOTHESIS_PROFILE=explore for fresh random examples while developing.
 settings.register_profile("fixed", derandomize=True, deadline=None)
 settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
-
-from evalkit.synth import synthesize
-from evalkit.synth_model import demo_config
 
 #: small enough to be quick, large enough that every defect kind appears in both styles
 DEMO_FAMILIES = 400
