@@ -20,8 +20,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from evalkit import labels, schemas
-from evalkit.dataset import dataset_path, read_dataset, read_manifest
+from evalkit import labels
+from evalkit.dataset import dataset_path, read_dataset
 
 __all__ = ["conservation", "quarantine_reasons", "repairs", "completeness", "followup_coverage", "reason_kind"]
 
@@ -99,7 +99,6 @@ def followup_coverage(dataset, horizons=(6, 12, 36)) -> pd.DataFrame:
     ``h`` months, how many were seen (any contact) at least ``h`` months after closure.
     Columns: horizon_months, eligible, seen, share."""
     t = read_dataset(dataset, ["cases", "children", "contacts"])
-    man = read_manifest(dataset)
     cases = t["cases"][(t["cases"]["support"] == "complex") & t["cases"]["closed"].notna()]
     last_close = cases.groupby("family_id")["closed"].max()
     ch = t["children"][["child_id", "family_id"]].assign(closed=lambda d: d["family_id"].map(last_close)).dropna()
@@ -113,7 +112,6 @@ def followup_coverage(dataset, horizons=(6, 12, 36)) -> pd.DataFrame:
         seen = latest.reindex(eligible["child_id"]).fillna(-1) >= h
         rows.append({"horizon_months": h, "eligible": int(len(eligible)), "seen": int(seen.sum()),
                      "share": float(seen.mean()) if len(eligible) else np.nan})
-    del man
     return pd.DataFrame(rows)
 
 
@@ -123,13 +121,6 @@ def field_labels(df: pd.DataFrame, lang: str = "ru") -> pd.DataFrame:
     if "field" in out:
         out["field"] = out["field"].map(lambda f: labels.FIELDS.get(f, (f, f))[0 if lang == "ru" else 1])
     return out
-
-
-def tables_overview(dataset) -> pd.DataFrame:
-    """Rows per canonical table, from the manifest."""
-    man = read_manifest(dataset)
-    return pd.DataFrame([{"table": k, "rows": v["rows"]} for k, v in man["tables"].items()
-                         if k in schemas.TABLES])
 
 
 # ----------------------------------------------------------------------------- figures

@@ -39,15 +39,14 @@ def raw_keys(latent: Latent) -> dict[str, pd.Series]:
     case = year + "/" + fam["number"].astype(str)
     child = family.to_numpy()[ch["fam"].to_numpy()] + "-" + ch["child_no"].astype(str)
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 17]))
-    pools = {i: fake_people.staff(rng, int(fam.loc[fam["org_i"] == i, "case_manager_no"].max() or 1))
-             for i in range(len(cfg.orgs))}
-    manager = pd.Series([pools[o][k - 1] for o, k in zip(fam["org_i"], fam["case_manager_no"])],
-                        index=fam.index, dtype=object) if len(fam) < 50_000 else \
-        _vector_staff(fam, pools)
+    staff_needed = fam.groupby("org_i")["case_manager_no"].max()
+    pools = {i: fake_people.staff(rng, int(staff_needed.get(i, 1))) for i in range(len(cfg.orgs))}
+    manager = _staff_of(fam, pools)
     return {"family": family, "case": case, "child": pd.Series(child, index=ch.index), "manager": manager}
 
 
-def _vector_staff(fam: pd.DataFrame, pools: dict) -> pd.Series:
+def _staff_of(fam: pd.DataFrame, pools: dict) -> pd.Series:
+    """Each family's case manager, by organisation pool and number."""
     out = np.empty(len(fam), dtype=object)
     for i, pool in pools.items():
         mine = fam["org_i"].to_numpy() == i
