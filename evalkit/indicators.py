@@ -56,10 +56,11 @@ from evalkit import frames
 from evalkit.errors import UserError
 
 __all__ = [
-    "Indicator", "INDICATORS", "indicator", "IndicatorTable", "compute", "wilson",
+    "Indicator", "INDICATORS", "indicator", "IndicatorTable", "compute", "default_years", "wilson",
     "format_share", "format_count_of", "format_money", "plural_ru",
     "reconcile", "read_reported", "cost_per_result", "official_benchmark", "read_official_rates",
-    "support_duration", "plot_trends", "ALL_ORGS",
+    "support_duration", "duration_sentence", "plot_trends", "ALL_ORGS",
+    "hidden_cells", "detail_table", "cost_table",
 ]
 
 #: the organisation label of rows pooled over every organisation
@@ -462,11 +463,18 @@ class IndicatorTable:
         return s[["indicator", "org", "year", col]].rename(columns={col: "reason"}).reset_index(drop=True)
 
 
-def _years_default(tables: dict[str, pd.DataFrame], cutoff: pd.Timestamp) -> list[int]:
+def default_years(tables: dict[str, pd.DataFrame], cutoff: pd.Timestamp, last: int = 3) -> list[int]:
+    """The last ``last`` complete reporting years with closures, as the seeds report three years.
+
+    A year is complete when the data's cut-off is in its last month (data exported in
+    mid-December still count the year).
+    """
     closed = tables["cases"]["closed"].dropna()
     if closed.empty:
         return []
-    return list(range(int(closed.dt.year.min()), int(cutoff.year) + 1))
+    end = int(cutoff.year) if cutoff.month == 12 else int(cutoff.year) - 1
+    first = int(closed.dt.year.min())
+    return list(range(max(first, end - last + 1), end + 1))
 
 
 def _aggregate(units: pd.DataFrame, ind: Indicator, year: int, org: str) -> dict:
@@ -490,7 +498,7 @@ def compute(tables: dict[str, pd.DataFrame], years=None, orgs=None, ids=None, mi
     tables : dict of DataFrame
         The canonical tables (:func:`evalkit.dataset.read_dataset`).
     years : list of int, optional
-        Reporting years; default every year from the first closure to the data cut-off.
+        Reporting years; default the last three complete years (:func:`default_years`).
     orgs : list of str, optional
         Organisations to report separately (default: every organisation in the data).
         The pooled row ``"all"`` always covers every organisation in the data.
@@ -508,7 +516,7 @@ def compute(tables: dict[str, pd.DataFrame], years=None, orgs=None, ids=None, mi
     if not 0 <= min_complete <= 1:
         raise UserError(f"min_complete должен быть от 0 до 1 / must be between 0 and 1, got {min_complete}")
     cutoff = pd.Timestamp(cutoff) if cutoff is not None else frames.data_cutoff(tables)
-    years = [int(y) for y in (years if years is not None else _years_default(tables, cutoff))]
+    years = [int(y) for y in (years if years is not None else default_years(tables, cutoff))]
     data_orgs = sorted(set(tables["cases"]["org"]))
     if orgs is None:
         orgs = data_orgs
@@ -549,6 +557,104 @@ def compute(tables: dict[str, pd.DataFrame], years=None, orgs=None, ids=None, mi
     s["dq_reason_ru"], s["dq_reason_en"] = reason_ru, reason_en
     return IndicatorTable(summary=s[_SUMMARY_COLUMNS].reset_index(drop=True), min_complete=min_complete,
                           cutoff=cutoff)
+
+
+# ----------------------------------------------------------------------------- publishing
+
+def hidden_cells(table: IndicatorTable, min_cell: int = 5) -> np.ndarray:
+    """Which rows of ``table.summary`` a published report must hide (small-cell suppression).
+
+    The rule of :func:`evalkit.privacy.suppress_shares`: a numerator or its complement of
+    1..min_cell-1 (or such a denominator) hides the cell, and within each indicator and
+    year the organisations' rows and the pooled ``"all"`` row get secondary suppression so
+    a hidden count cannot be recovered by subtraction. True = hide the row's figures.
+    """
+    from evalkit import privacy
+
+    s = table.summary
+    frame = s[["indicator", "year", "org", "numerator", "denominator", "share"]].reset_index(drop=True)
+    res = privacy.suppress_shares(frame, "numerator", "denominator", share=["share"], min_cell=min_cell,
+                                  group_total=("org", ALL_ORGS), by=["indicator", "year"])
+    return res.mask[["numerator", "denominator"]].any(axis=1).to_numpy()
+
+
+_DETAIL = {"ru": {"indicator": "показатель", "name": "название", "org": "организация", "year": "год",
+                  "numerator": "числитель", "denominator": "знаменатель", "share": "доля",
+                  "ci": "95% ДИ", "ci_clustered": "95% ДИ с учетом семей", "completeness": "полнота данных",
+                  "all": "все"},
+           "en": {"indicator": "indicator", "name": "name", "org": "organisation", "year": "year",
+                  "numerator": "numerator", "denominator": "denominator", "share": "share",
+                  "ci": "95% CI", "ci_clustered": "95% CI allowing for siblings", "completeness": "completeness",
+                  "all": "all"}}
+
+
+def _pct(x, lang: str, decimals: int = 1) -> str:
+    return format_share(x, lang, decimals, "half_up") if x is not None and np.isfinite(x) else "—"
+
+
+def detail_table(table: IndicatorTable, lang: str = "ru", publish: bool = False, min_cell: int = 5,
+                 org: str | None = None, ids=None) -> pd.DataFrame:
+    """The indicators with numerator, denominator, share and 95% intervals, labelled in ``lang``.
+
+    With ``publish=True`` small cells are hidden (:func:`hidden_cells`); DQ rows show "DQ".
+    """
+    from evalkit import privacy
+
+    w = _DETAIL[lang]
+    s = table.summary.copy()
+    hide = hidden_cells(table, min_cell) if publish else np.zeros(len(s), bool)
+    keep = np.ones(len(s), bool)
+    if org is not None:
+        keep &= (s["org"] == org).to_numpy()
+    if ids is not None:
+        keep &= s["indicator"].isin(list(ids)).to_numpy()
+    s, hide = s[keep], hide[keep]
+    out = pd.DataFrame({
+        w["indicator"]: s["indicator"].to_numpy(),
+        w["name"]: [indicator(i).name(lang) for i in s["indicator"]],
+        w["org"]: s["org"].replace({ALL_ORGS: w["all"]}).to_numpy(),
+        w["year"]: s["year"].to_numpy(),
+        w["numerator"]: s["numerator"].to_numpy().astype(object),
+        w["denominator"]: s["denominator"].to_numpy().astype(object),
+        w["share"]: [_pct(x, lang) for x in s["share"]],
+        w["ci"]: [f"{_pct(lo, lang)} – {_pct(hi, lang)}" for lo, hi in zip(s["ci_low"], s["ci_high"])],
+        w["ci_clustered"]: [f"{_pct(lo, lang)} – {_pct(hi, lang)}" if np.isfinite(lo) else ""
+                            for lo, hi in zip(s["ci_low_clustered"], s["ci_high_clustered"])],
+        w["completeness"]: [_pct(x, lang, 0) for x in s["completeness"]],
+    })
+    figures = [w["numerator"], w["denominator"], w["share"], w["ci"], w["ci_clustered"]]
+    dq = s["dq"].to_numpy(bool)
+    for col in figures[2:]:
+        out.loc[dq, col] = "DQ"
+    for col in figures:
+        out.loc[hide, col] = privacy.MARK
+    out.attrs["footnote"] = privacy.footnote(min_cell, lang) if hide.any() else ""
+    return out
+
+
+def cost_table(table: IndicatorTable, costs: pd.DataFrame, lang: str = "ru", publish: bool = False,
+               min_cell: int = 5) -> pd.DataFrame:
+    """:func:`cost_per_result` formatted for a report; with ``publish`` a cost per result is
+    hidden with its count when the count is 1..min_cell-1 (expenses / cost gives the count)."""
+    from evalkit import privacy
+
+    c = cost_per_result(table, costs)
+    words = {"ru": ("организация", "год", "расходы, руб.", "проектов", "семей с результатом",
+                    "детей с результатом", "на семью, руб.", "на ребенка, руб.", "все"),
+             "en": ("organisation", "year", "expenses, RUB", "projects", "families achieving", "children achieving",
+                    "per family, RUB", "per child, RUB", "all")}[lang]
+    hide_f = publish & c["families"].between(1, min_cell - 1).to_numpy()
+    hide_c = publish & c["children"].between(1, min_cell - 1).to_numpy()
+    out = pd.DataFrame({
+        words[0]: c["org"].replace({ALL_ORGS: words[8]}).to_numpy(), words[1]: c["year"].to_numpy(),
+        words[2]: [format_money(x, lang) for x in c["expenses"]], words[3]: c["projects"].to_numpy(),
+        words[4]: np.where(hide_f, privacy.MARK, c["families"].astype(object)),
+        words[5]: np.where(hide_c, privacy.MARK, c["children"].astype(object)),
+        words[6]: np.where(hide_f, privacy.MARK, [format_money(x, lang) for x in c["per_family"]]),
+        words[7]: np.where(hide_c, privacy.MARK, [format_money(x, lang) for x in c["per_child"]]),
+    })
+    out.attrs["footnote"] = privacy.footnote(min_cell, lang) if (hide_f | hide_c).any() else ""
+    return out
 
 
 # ----------------------------------------------------------------------------- reconciliation
@@ -801,6 +907,28 @@ def support_duration(tables: dict[str, pd.DataFrame], cutoff=None, by_org: bool 
             row["km_median_low"], row["km_median_high"] = (float(v) for v in ci.iloc[0])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def duration_sentence(duration: pd.DataFrame, lang: str = "ru") -> str:
+    """One sentence on why the Kaplan–Meier median and the naive figures over closed cases differ."""
+    r = duration[duration["org"] == ALL_ORGS].iloc[0]
+
+    def m(x):
+        return f"{x:.1f}".replace(".", ",") if lang == "ru" else f"{x:.1f}"
+    if lang == "ru":
+        return (f"Из {r['cases']} случаев комплексного сопровождения {r['open']} еще открыты. Медиана длительности "
+                f"по Каплану–Майеру, учитывающая открытые случаи, — {m(r['km_median'])} мес. "
+                f"(95% ДИ {m(r['km_median_low'])}–{m(r['km_median_high'])}); медиана только по закрытым случаям — "
+                f"{m(r['naive_median_closed'])} мес., среднее по закрытым — {m(r['naive_mean_closed'])} мес. "
+                "Расчет только по закрытым случаям не видит самые долгие, еще открытые случаи и поэтому "
+                "занижает длительность тем сильнее, чем больше открытых случаев; среднее к тому же тянут вверх "
+                "немногие очень долгие случаи, поэтому сравнивать стоит медианы.")
+    return (f"Of {r['cases']} complex-support cases, {r['open']} are still open. The Kaplan–Meier median length, "
+            f"which counts the open cases, is {m(r['km_median'])} months (95% CI {m(r['km_median_low'])}–"
+            f"{m(r['km_median_high'])}); the median over closed cases alone is {m(r['naive_median_closed'])} months "
+            f"and their mean {m(r['naive_mean_closed'])} months. Closed cases alone miss the longest, still open "
+            "ones, so they understate the length the more cases are open; the mean is also pulled up by a few "
+            "very long cases, so compare the medians.")
 
 
 # ----------------------------------------------------------------------------- figures
