@@ -370,3 +370,11 @@ def test_demo_indicators_agree_with_the_synthetic_truth(demo_source, demo_tables
     t = indicators.compute(demo_tables)
     assert set(t.summary["indicator"]) == {i.id for i in indicators.INDICATORS}
     assert np.isfinite(t.summary.loc[~t.summary["dq"] & (t.summary["denominator"] > 0), "ci_low"]).all()
+
+
+def test_indicator_docs_are_current():
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "indicators.md"
+    assert doc.read_text(encoding="utf-8") == indicators.render_definitions(), \
+        "docs/indicators.md is stale: regenerate it (see evalkit.indicators.render_definitions)"
