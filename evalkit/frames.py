@@ -234,3 +234,177 @@ def families_at_closure(tables: dict[str, pd.DataFrame], kids: pd.DataFrame | No
     fam["followup6_seen"] = fam.index.isin(seen.size().index)
     fam["followup6_home"] = seen.all().reindex(fam.index, fill_value=False).astype(bool)
     return fam.reset_index()
+
+
+# ----------------------------------------------------------------------------- time to event
+
+#: covariates joined to the time-to-event frame: family risk factors and case characteristics
+FAMILY_COVARIATES = ("household", "parent_mental_illness", "parent_intellectual_disability",
+                     "parent_substance_use", "parent_orphan_background", "prior_removal", "no_registration",
+                     "housing_at_intake", "stable_income_at_intake", "rights_status_at_intake")
+CASE_COVARIATES = ("case_type", "crisis_centre")
+CHILD_COVARIATES = ("sex", "disability")
+ADULT_YEARS = 18
+
+
+def _first_after(df: pd.DataFrame, origin: pd.Series, strict: bool) -> pd.Series:
+    """Per child: the first ``date`` after the child's origin (``strict``: after, else on or after)."""
+    d = df.assign(_origin=df["child_id"].map(origin))
+    d = d[(d["date"] > d["_origin"]) if strict else (d["date"] >= d["_origin"])]
+    return d.groupby("child_id")["date"].min()
+
+
+def time_to_event(tables: dict[str, pd.DataFrame], origin: str = "closure", events=None, cutoff=None,
+                  interval_rule: str = "midpoint") -> pd.DataFrame:
+    """One row per child: time from ``origin`` to the first separation, or to censoring.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        The canonical tables.
+    origin : {"closure", "opening"}
+        ``"closure"``: children at home at the closure of their family's first closed
+        complex case, from the closure date ("how many are still at home 6, 12, 36 months
+        after we closed the case?"). ``"opening"``: every child of a complex case, from the
+        case's opening (the family's first complex case).
+    events : sequence of str, optional
+        Which events count as a separation; default :data:`evalkit.labels.SEPARATION_EVENTS`
+        (removal, voluntary placement, relinquishment).
+    cutoff : date, optional
+        The data cut-off (default :func:`data_cutoff`).
+    interval_rule : {"midpoint", "right"}
+        The single ``time`` used for an event known only to lie between two contacts
+        (``lower < upper``) by methods that need one (Kaplan–Meier, Cox): the midpoint of
+        the interval, or the date the child was first seen away. Interval methods use
+        ``lower`` and ``upper`` directly.
+
+    Returns
+    -------
+    DataFrame
+        child_id, family_id, case_id, org, origin_date, cohort (year of the origin),
+        time (months), event (bool), event_type (the separation's kind; ``"unknown"`` when
+        only a contact saw the child away), exact (the event date is recorded),
+        lower, upper (months: the event lies in (lower, upper]; ``upper`` = inf when
+        censored; equal for exact events), last_seen_home (months), censor_reason
+        (``"event"``, ``"adult"`` — turned 18, ``"cutoff"`` — still in support at the
+        cut-off, ``"lost"`` — no contact since ``last_seen_home``), and the covariates
+        :data:`FAMILY_COVARIATES`, :data:`CASE_COVARIATES` and :data:`CHILD_COVARIATES`.
+
+    Notes
+    -----
+    How a child is observed. During support the case worker sees the family, so an open
+    case observes its children up to the cut-off; after closure only contacts (follow-up
+    visits, volunteers, parents, informal news) say where the child is. The child is
+    *known at home* up to the latest of: a contact that saw the child at home, the
+    closure (when the closure report saw the child at home), the cut-off (case still
+    open). A separation is *exact* when the events table records it with a date;
+    otherwise, when a contact first finds the child away, it lies between the last
+    contact that saw the child at home and that contact (interval-censored). Children are
+    censored at 18 (first day of the birth month + 18 years) when the birth month is
+    known. ``died`` and ``moved_away`` end observation (no contact after them counts).
+    """
+    from evalkit.labels import SEPARATION_EVENTS
+
+    if origin not in ("closure", "opening"):
+        raise ValueError(f"origin must be 'closure' or 'opening', not {origin!r}")
+    if interval_rule not in ("midpoint", "right"):
+        raise ValueError(f"interval_rule must be 'midpoint' or 'right', not {interval_rule!r}")
+    events = tuple(events) if events is not None else SEPARATION_EVENTS
+    cutoff = pd.Timestamp(cutoff) if cutoff is not None else data_cutoff(tables)
+    cases = complex_cases(tables)
+    if origin == "closure":
+        kids = children_at_closure(tables)
+        kids = kids[kids["home"].fillna(False).astype(bool)]
+        kids = kids.sort_values("closed").drop_duplicates("child_id", keep="first")
+        base = kids[["child_id", "family_id", "case_id", "org"]].assign(origin_date=kids["closed"].to_numpy(),
+                                                                       open_case=False)
+    else:
+        first = cases.sort_values("opened").drop_duplicates("family_id", keep="first")
+        ch = tables["children"][["child_id", "family_id", "birth_month"]]
+        base = first[["family_id", "case_id", "org", "opened", "closed"]].merge(ch, on="family_id")
+        base = base[~(base["birth_month"] > base["opened"])]
+        base = base.assign(origin_date=base["opened"], open_case=base["closed"].isna())
+        base = base[["child_id", "family_id", "case_id", "org", "origin_date", "open_case", "closed"]]
+    base = base.drop_duplicates("child_id").reset_index(drop=True)
+    origin_of = base.set_index("child_id")["origin_date"]
+    strict = origin == "closure"
+
+    ev = tables["events"]
+    ev = ev[ev["child_id"].isin(origin_of.index)]
+    sep = ev[ev["event"].isin(list(events))]
+    sep = sep.assign(_origin=sep["child_id"].map(origin_of))
+    sep = sep[(sep["date"] > sep["_origin"]) if strict else (sep["date"] >= sep["_origin"])]
+    sep = sep.sort_values(["date", "event"]).drop_duplicates("child_id", keep="first").set_index("child_id")
+    ends = ev[ev["event"].isin(["died", "moved_away"])]
+    end_obs = _first_after(ends, origin_of, strict=False)
+
+    co = tables["contacts"]
+    co = co[co["child_id"].isin(origin_of.index)]
+    away = co[co["living_with_family"] == False]  # noqa: E712
+    first_away = _first_after(away, origin_of, strict)
+    home = co[co["living_with_family"] == True]  # noqa: E712
+    home = home.assign(_origin=home["child_id"].map(origin_of))
+    home = home[home["date"] >= home["_origin"]]
+
+    b = base.set_index("child_id")
+    ch = tables["children"].set_index("child_id")
+    adult = (ch["birth_month"] + pd.DateOffset(years=ADULT_YEARS)).reindex(b.index)
+    exact_date = sep["date"].reindex(b.index)
+    seen_away = first_away.reindex(b.index)
+    # an exact date after the child was already seen away is not the first separation: use the contacts
+    exact_ok = exact_date.notna() & ~(exact_date > seen_away)
+    event_date = exact_date.where(exact_ok)
+    found = seen_away.where(~exact_ok)
+    # the last time the child was known at home, before the separation when there is one
+    limit = event_date.fillna(found)
+    hh = home.assign(_limit=home["child_id"].map(limit))
+    hh = hh[hh["_limit"].isna() | (hh["date"] < hh["_limit"])]
+    last_home = hh.groupby("child_id")["date"].max().reindex(b.index)
+    last_home = pd.concat([last_home, b["origin_date"]], axis=1).max(axis=1)
+    if origin == "opening":
+        still_open = b["open_case"].to_numpy(bool) & limit.isna().to_numpy()
+        last_home = last_home.where(~still_open, cutoff)
+        closed_home = b["closed"].notna() & (limit.isna() | (b["closed"] < limit))
+        closure_seen = pd.concat([last_home, b["closed"].where(closed_home)], axis=1).max(axis=1)
+        last_home = closure_seen
+    last_home = last_home.where(end_obs.reindex(b.index).isna() | (last_home <= end_obs.reindex(b.index)),
+                                end_obs.reindex(b.index))
+    last_home = last_home.clip(upper=cutoff)
+
+    def months(d):
+        return (d - b["origin_date"]).dt.days.to_numpy(float) / MONTH_DAYS
+
+    is_exact = event_date.notna().to_numpy()
+    is_interval = found.notna().to_numpy()
+    event = is_exact | is_interval
+    lower = np.where(is_exact, months(event_date), months(last_home))
+    upper = np.where(is_exact, months(event_date), np.where(is_interval, months(found), np.inf))
+    adult_m = months(adult)
+    # turning 18 ends the risk: an event after it is not a child's separation
+    after_adult = event & (lower >= adult_m)
+    event &= ~after_adult
+    upper = np.where(after_adult, np.inf, upper)
+    lower = np.where(after_adult, adult_m, lower)
+    censor_at = np.minimum(np.where(event, np.nan, lower), np.where(np.isnan(adult_m), np.inf, adult_m))
+    mid = np.where(interval_rule == "midpoint", (lower + upper) / 2, upper)
+    time = np.where(is_exact & event, lower, np.where(event, mid, censor_at))
+    reason = np.where(event, "event", np.where(~np.isnan(adult_m) & (adult_m <= lower) & ~event, "adult",
+                                               np.where(last_home.to_numpy() >= cutoff, "cutoff", "lost")))
+    etype = np.where(is_exact & event, sep["event"].reindex(b.index).to_numpy(object),
+                     np.where(event, "unknown", ""))
+    out = pd.DataFrame({
+        "child_id": b.index.to_numpy(), "family_id": b["family_id"].to_numpy(), "case_id": b["case_id"].to_numpy(),
+        "org": b["org"].to_numpy(), "origin_date": b["origin_date"].to_numpy(),
+        "cohort": b["origin_date"].dt.year.to_numpy(), "time": np.maximum(time, 0.0), "event": event,
+        "event_type": etype, "exact": is_exact & event, "lower": np.maximum(np.where(event, lower, censor_at), 0.0),
+        "upper": np.where(event, upper, np.inf), "last_seen_home": np.maximum(months(last_home), 0.0),
+        "censor_reason": reason})
+    fam = tables["families"].set_index("family_id")
+    for col in FAMILY_COVARIATES:
+        out[col] = fam[col].reindex(out["family_id"]).reset_index(drop=True)
+    cs = tables["cases"].set_index("case_id")
+    for col in CASE_COVARIATES:
+        out[col] = cs[col].reindex(out["case_id"]).reset_index(drop=True)
+    for col in CHILD_COVARIATES:
+        out[col] = ch[col].reindex(out["child_id"]).reset_index(drop=True)
+    return out.sort_values(["origin_date", "child_id"]).reset_index(drop=True)
