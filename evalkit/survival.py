@@ -40,6 +40,7 @@ from evalkit.errors import UserError
 from evalkit.frames import MONTH_DAYS
 
 __all__ = ["HORIZONS", "KMResult", "kaplan_meier", "rmst", "naive_vs_km", "loss_bounds", "cohort_table",
+           "observation_summary", "plot_naive_vs_km",
            "CoxResult", "cox", "design", "term_label"]
 
 #: months after the origin the mission asks about
@@ -95,6 +96,7 @@ class KMResult:
     logrank: pd.DataFrame | None = None
     origin: str = "closure"
     group_labels: dict = field(default_factory=dict)
+    title: str = ""
 
     def at_risk_table(self, times=(0, 6, 12, 24, 36, 48)) -> pd.DataFrame:
         """Numbers at risk, separations and censored children up to each time, per group."""
@@ -108,8 +110,14 @@ class KMResult:
                              "events": int(upto["observed"].sum()), "censored": int(upto["censored"].sum())})
         return pd.DataFrame(rows)
 
-    def plot(self, lang: str = "ru", at_risk: bool = True, horizon: float | None = 60, ax=None):
-        """The curves with their 95% bands and, under the plot, the at-risk table."""
+    def plot(self, lang: str = "ru", at_risk: bool = True, horizon: float | None = 60, ax=None,
+             publish: bool = False, min_cell: int = 5):
+        """The curves with their 95% bands and, under the plot, the at-risk table.
+
+        With ``publish=True`` each curve stops where fewer than ``min_cell`` children
+        remain at risk (a step there would single out a child), and counts of 1 to
+        ``min_cell - 1`` in the at-risk table are shown as ``*``.
+        """
         import matplotlib.pyplot as plt
         from lifelines.plotting import add_at_risk_counts
 
@@ -119,7 +127,20 @@ class KMResult:
         else:
             fig = ax.figure
         for g, kmf in self.fitters.items():
-            kmf.plot_survival_function(ax=ax, ci_show=True, label=self.group_labels.get(g, g))
+            label = self.group_labels.get(g, g)
+            if publish:
+                at = kmf.event_table["at_risk"]
+                enough = at[at >= min_cell]
+                stop = float(enough.index.max()) if len(enough) else 0.0
+                sf = kmf.survival_function_[kmf.survival_function_.index <= stop]
+                ci = kmf.confidence_interval_survival_function_
+                ci = ci[ci.index <= stop]
+                ax.step(sf.index, sf.iloc[:, 0], where="post", label=label)
+                ax.fill_between(ci.index, ci.iloc[:, 0], ci.iloc[:, 1], step="post", alpha=0.2,
+                                color=ax.lines[-1].get_color())
+            else:
+                kmf.plot_survival_function(ax=ax, ci_show=True, label=label)
+        ax.legend(frameon=False, title=self.title or None, loc="lower left")
         ax.set_xlabel(w.get(self.origin, w["months"]))
         ax.set_ylabel(w["survival"])
         ax.set_ylim(0, 1.02)
@@ -134,6 +155,8 @@ class KMResult:
             add_at_risk_counts(*self.fitters.values(), ax=ax, rows_to_show=["At risk", "Events", "Censored"],
                                labels=[self.group_labels.get(g, g) for g in self.fitters], xticks=ticks)
             _translate_at_risk(ax, lang)
+            if publish:
+                _suppress_at_risk(ax, min_cell)
         fig.tight_layout()
         return fig
 
@@ -147,15 +170,32 @@ def _translate_at_risk(ax, lang: str) -> None:
     for other in ax.figure.axes:
         if other is ax:
             continue
-        labels_ = [t.get_text() for t in other.get_yticklabels()]
-        if labels_:
-            new = []
-            for text in labels_:
-                for en, ru in names.items():
-                    text = text.replace(en, ru)
-                new.append(text)
-            other.set_yticks(other.get_yticks())
-            other.set_yticklabels(new)
+        texts = [t.get_text() for t in other.get_xticklabels()]
+        if not any(texts):
+            continue
+        new = []
+        for text in texts:
+            for en, local in names.items():
+                text = text.replace(en, local)
+            new.append(text)
+        other.set_xticks(other.get_xticks())
+        other.set_xticklabels(new)
+
+
+def _suppress_at_risk(ax, min_cell: int) -> None:
+    """Replace counts 1..min_cell-1 in lifelines' at-risk table (tick labels of the extra axes) by ``*``."""
+    import re
+
+    def hide(m):
+        return "*" if 1 <= int(m.group(0)) < min_cell else m.group(0)
+    for other in ax.figure.axes:
+        if other is ax:
+            continue
+        ticks = other.get_xticks()
+        texts = [t.get_text() for t in other.get_xticklabels()]
+        if texts and any(texts):
+            other.set_xticks(ticks)
+            other.set_xticklabels([re.sub(r"(?<![\w.])\d+(?![\w.])", hide, t) for t in texts])
 
 
 def _km_fit(durations, events, label):
@@ -199,7 +239,7 @@ def kaplan_meier(frame: pd.DataFrame, group: str | None = None, times=HORIZONS, 
         group_labels = {"all": _WORDS[lang]["all"]}
     else:
         parts = {g: d for g, d in data.groupby(group, sort=True)}
-        group_labels = {g: _level_label(group, g, lang) for g in parts}
+        group_labels = {g: _short_level(group, g, lang) for g in parts}
     fitters, rows, med, rows_rmst = {}, [], [], []
     for g, d in parts.items():
         kmf = _km_fit(d[duration].to_numpy(float), d[event].to_numpy(bool), group_labels[g])
@@ -231,7 +271,8 @@ def kaplan_meier(frame: pd.DataFrame, group: str | None = None, times=HORIZONS, 
         logrank = pd.DataFrame([{"statistic": float(lr.test_statistic), "df": int(lr.degrees_of_freedom),
                                  "p": float(lr.p_value)}])
     return KMResult(fitters=fitters, summary=pd.DataFrame(rows), medians=pd.DataFrame(med), rmst=rmst_table,
-                    logrank=logrank, origin=origin, group_labels=group_labels)
+                    logrank=logrank, origin=origin, group_labels=group_labels,
+                    title=labels.field_label(group, lang) if group and group in labels.FIELDS else (group or ""))
 
 
 def rmst(kmf, tau: float) -> tuple[float, float]:
@@ -363,6 +404,13 @@ def cohort_table(frame: pd.DataFrame, cutoff, months=(6, 12, 24, 36), by: str = 
 
 _VOCABULARY_OF = {"household": "household", "housing_at_intake": "housing",
                   "rights_status_at_intake": "rights_status", "case_type": "case_type", "sex": "sex"}
+
+
+def _short_level(column: str, level, lang: str) -> str:
+    """A group's label under its column's title: да/нет for yes/no factors, the vocabulary label otherwise."""
+    if isinstance(level, (bool, np.bool_)):
+        return {"ru": ("да", "нет"), "en": ("yes", "no")}[lang][0 if level else 1]
+    return _level_label(column, level, lang)
 
 
 def _level_label(column: str, level, lang: str) -> str:
@@ -523,3 +571,57 @@ def cox(frame: pd.DataFrame, covariates, *, cluster: str | None = "family_id", s
         ph.attrs["error"] = str(exc)
     return CoxResult(fitter=cph, summary=summary, ph_test=ph, n=len(data), events=int(data[event].sum()),
                      dropped=dropped, strata=strata)
+
+
+# ----------------------------------------------------------------------------- report helpers
+
+_REASONS = {"ru": {"event": "разлучение с семьей", "lost": "контакт потерян (последний раз дома)",
+                   "cutoff": "наблюдается до даты выгрузки", "adult": "исполнилось 18 лет"},
+            "en": {"event": "separated from the family", "lost": "contact lost (last seen at home)",
+                   "cutoff": "observed up to the data cut-off", "adult": "turned 18"}}
+
+
+def observation_summary(frame: pd.DataFrame, lang: str = "ru") -> pd.DataFrame:
+    """How each child's observation ended: children, share, median months observed — and how
+    separations are known (exact date recorded, or only between two contacts)."""
+    w = _REASONS[lang]
+    g = frame.groupby("censor_reason")
+    out = pd.DataFrame({"children": g.size(), "median_months": g["time"].median()})
+    out = out.reindex([r for r in ("event", "lost", "cutoff", "adult") if r in out.index])
+    out["share"] = out["children"] / out["children"].sum()
+    out.index = [w[r] for r in out.index]
+    cols = {"ru": ("детей", "доля", "медиана месяцев наблюдения"),
+            "en": ("children", "share", "median months observed")}[lang]
+    out = out[["children", "share", "median_months"]].round({"share": 3, "median_months": 1})
+    out.columns = list(cols)
+    ev = frame[frame["event"]]
+    out.attrs["exact"] = int(ev["exact"].sum())
+    out.attrs["interval"] = int((~ev["exact"]).sum())
+    return out
+
+
+def plot_naive_vs_km(table: pd.DataFrame, lang: str = "ru"):
+    """Per horizon: the naive share among children reached, Kaplan–Meier with its CI, and the
+    best/worst-case range for loss to follow-up."""
+    import matplotlib.pyplot as plt
+
+    words = {"ru": ("наивная доля (среди тех, с кем есть контакт)", "Каплан–Майер (95% ДИ)",
+                    "от худшего до лучшего случая для потерянных", "месяцев", "доля детей в семье"),
+             "en": ("naive share (among those reached)", "Kaplan–Meier (95% CI)",
+                    "worst to best case for those lost", "months", "share of children at home")}[lang]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    x = np.arange(len(table))
+    ax.vlines(x, table["worst"], table["best"], color="#cccccc", lw=14, label=words[2])
+    ax.errorbar(x - 0.08, table["naive"], yerr=[table["naive"] - table["naive_low"], table["naive_high"] - table["naive"]],
+                fmt="s", color="#d1495b", capsize=3, label=words[0])
+    ax.errorbar(x + 0.08, table["km"], yerr=[table["km"] - table["km_low"], table["km_high"] - table["km"]],
+                fmt="o", color="#00798c", capsize=3, label=words[1])
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{h:g} {words[3]}" for h in table["horizon"]])
+    ax.set_ylabel(words[4])
+    ax.set_ylim(max(0, float(table["worst"].min()) - 0.05), 1.0)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.legend(frameon=False, fontsize=8, loc="lower left")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,51 @@
+"""The survival study (notebooks/30_survival.ipynb) runs through `evalkit run` on the demo in both languages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from evalkit import frames, report, survival
+from evalkit.clean import clean_sources
+from evalkit.dataset import read_dataset, write_dataset
+
+
+@pytest.fixture(scope="module")
+def demo_dataset(demo_source, tmp_path_factory):
+    result = clean_sources([demo_source / "org_a", demo_source / "org_b"], bytes(range(32)))
+    return write_dataset(result, tmp_path_factory.mktemp("clean") / "demo")
+
+
+@pytest.fixture(scope="module")
+def runs(demo_dataset, tmp_path_factory):
+    reports = tmp_path_factory.mktemp("reports")
+    return {lang: report.run_study("30_survival", dataset=demo_dataset, lang=lang, reports_dir=reports,
+                                   parameters={"publish": True})
+            for lang in ("ru", "en")}
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_survival_study_records_what_the_package_computes(runs, demo_dataset, lang):
+    results = report.read_results(runs[lang])
+    tables = read_dataset(demo_dataset)
+    tte = frames.time_to_event(tables, origin="closure")
+    km = survival.kaplan_meier(tte).summary.set_index("time")
+    for h in (6, 12, 36):
+        assert results[f"km_{h}m"]["value"] == pytest.approx(km.loc[h, "survival"])
+        assert results[f"km_{h}m"]["ci"] == pytest.approx([km.loc[h, "ci_low"], km.loc[h, "ci_high"]])
+        assert results[f"bounds_{h}m_worst"]["value"] <= results[f"km_{h}m"]["value"] <= results[f"bounds_{h}m_best"]["value"]
+    assert results["children"]["value"] == len(tte)
+    hr = results["hr_prior_removal"]
+    assert hr["ci"][0] < hr["value"] < hr["ci"][1]
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_survival_page_is_in_the_language(runs, lang):
+    html = next(runs[lang].glob("*.html")).read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", " ", html)
+    if lang == "ru":
+        assert "Простой подсчет и Каплан–Майер рядом" in text and "The simple count and Kaplan" not in text
+    else:
+        assert "The simple count and Kaplan–Meier side by side" in text and "Простой подсчет" not in text
+    assert html.count("data:image/png;base64") >= 4
