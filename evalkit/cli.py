@@ -41,7 +41,13 @@ def cli() -> None:
       clean       raw exports -> canonical, pseudonymised tables in data_clean/
       dictionary  write the data dictionary of the canonical tables
       calibrate   compare the synthetic population with the seeds' figures
+      run         execute a study notebook into reports/<run>/ (HTML, results.json)
+      publish     write reports/index.html, the catalogue of every run
       demo        everything the demo needs, end to end
+
+    \b
+    Exit codes: 0 done; 1 a study failed while running (the partial notebook is kept
+    in reports/_failed/); 2 a mistake in the command or the input.
     """
 
 
@@ -151,12 +157,60 @@ def calibrate(families, out):
         click.echo(text)
 
 
+def _reports_option(f):
+    return click.option("--reports", "reports_dir", type=click.Path(path_type=Path), default=None,
+                        help="Reports folder (default: reports/ of the project).")(f)
+
+
+@cli.command("run")
+@click.argument("study")
+@click.option("-p", "--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
+              help="A notebook parameter, read as YAML: -p min_cell=10 -p 'years=[2019, 2020]'. Repeatable.")
+@click.option("--dataset", default="demo", show_default=True, help="Dataset name (data_clean/<name>) or a folder path.")
+@click.option("--lang", type=click.Choice(["ru", "en"]), default="ru", show_default=True,
+              help="Language of the report.")
+@_reports_option
+@click.option("--notebooks", "notebooks_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of the study notebooks (default: notebooks/ of the project).")
+@click.option("--show-code", is_flag=True, help="Keep the code in the page (hidden by default).")
+@click.option("--quiet", is_flag=True, help="No progress messages.")
+def run_command(study, parameters, dataset, lang, reports_dir, notebooks_dir, show_code, quiet):
+    """Run the STUDY notebook (such as 00_data_quality) and render its page into reports/<run>/.
+
+    \b
+    A failing study exits with code 1; its partial notebook and error.txt are kept in
+    reports/_failed/<run>/ and nothing is published. Run `evalkit publish` afterwards to
+    update reports/index.html.
+    """
+    from evalkit import report
+
+    folder = report.run_study(study, dataset=dataset, lang=lang, parameters=report.parse_parameters(parameters),
+                              reports_dir=reports_dir, notebooks_dir=notebooks_dir, show_code=show_code,
+                              progress=_progress(quiet))
+    click.echo(f"wrote {folder / (report.study_path(study, notebooks_dir).stem + '.html')}")
+
+
+@cli.command()
+@_reports_option
+@click.option("--lang", type=click.Choice(["ru", "en"]), default="ru", show_default=True,
+              help="Language of the catalogue page.")
+def publish(reports_dir, lang):
+    """Write reports/index.html: every successful run with its date, parameters and headline numbers."""
+    from evalkit import report
+
+    index = report.publish(reports_dir, lang=lang)
+    click.echo(f"wrote {index} ({len(report.read_runs(index.parent))} runs)")
+
+
 @cli.command()
 @click.option("--families", type=click.IntRange(min=1), default=400, show_default=True)
 @click.option("--seed", type=int, default=2026, show_default=True)
+@_reports_option
 @click.option("--quiet", is_flag=True)
-def demo(families, seed, quiet):
-    """The whole demo: synthesise the raw exports, clean them into data_clean/demo (studies and publishing follow)."""
+def demo(families, seed, reports_dir, quiet):
+    """The whole demo: synthesise the raw exports, clean them into data_clean/demo, run every
+    study in Russian and English, publish reports/index.html."""
+    from evalkit import report
     from evalkit.synth import synthesize
     from evalkit.synth_model import demo_config
 
@@ -165,16 +219,25 @@ def demo(families, seed, quiet):
     from evalkit.pseudonymise import load_key
 
     say = _progress(quiet)
-    say("step 1/2: evalkit synth → data_raw/demo")
+    say("step 1/4: evalkit synth → data_raw/demo")
     src = paths.demo_source()
     summary = synthesize(src, demo_config(families=families, seed=seed), progress=say)
-    say("step 2/2: evalkit clean data_raw/demo/org_a data_raw/demo/org_b --out demo")
+    say("step 2/4: evalkit clean data_raw/demo/org_a data_raw/demo/org_b --out demo")
     orgs = sorted(p for p in src.iterdir() if (p / "evalkit.yaml").is_file())
     result = clean_sources(orgs, load_key(), progress=say)
     path = write_dataset(result, "demo", progress=say)
     _report(result)
+    names = report.studies()
+    say(f"step 3/4: evalkit run, {len(names)} studies ({', '.join(names)}) in {' and '.join(report.LANGS)}")
+    _, failed = report.run_all("demo", reports_dir=reports_dir, progress=say)
+    for exc in failed:
+        click.echo(f"evalkit: {exc}", err=True)
+    say("step 4/4: evalkit publish")
+    index = report.publish(reports_dir)
     click.echo(f"demo ready: {summary['out']} ({summary['families']:,} families, {summary['children']:,} children) "
-               f"→ {path}")
+               f"→ {path} → {index}")
+    if failed:
+        raise report.StudyFailed(", ".join(sorted({exc.study for exc in failed}))) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -511,7 +511,12 @@ class CoxResult:
         ax.set_yticks(y)
         ax.set_yticklabels(s[f"label_{lang}"])
         ax.set_xlabel(_WORDS[lang]["hr"])
-        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+        lo, hi = float(np.nanmin(s["hr_low"])), float(np.nanmax(s["hr_high"]))
+        ticks = [t for t in (0.1, 0.25, 0.5, 1, 2, 4, 8, 16) if lo / 1.5 <= t <= hi * 1.5] or [1]
+        ax.set_xticks(ticks)
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}".replace(".", ",") if lang == "ru"
+                                                       else f"{v:g}"))
         ax.spines[["top", "right"]].set_visible(False)
         fig.tight_layout()
         return fig
@@ -532,9 +537,15 @@ def cox(frame: pd.DataFrame, covariates, *, cluster: str | None = "family_id", s
         Cluster column for the sandwich errors (default: the family).
     strata : str or list of str, optional
         Stratify the baseline hazard (e.g. by organisation).
+
+    The fit is :func:`evalkit.coxph.fit_cox` (R's ``coxph`` to about 1e-12, including the
+    clustered errors under tied times, and about a second at a million children); ``fitter``
+    is its :class:`~evalkit.coxph.CoxFit`. ``ph_test`` is :func:`evalkit.coxph.ph_test`, the
+    Grambsch–Therneau test on rank time as lifelines' ``proportional_hazard_test`` computes it.
+    Rows with a missing covariate are dropped (counted in ``dropped``); covariates left with a
+    single value are left out.
     """
-    from lifelines import CoxPHFitter
-    from lifelines.statistics import proportional_hazard_test
+    from evalkit.coxph import fit_cox, ph_test
 
     covariates = list(covariates)
     strata = [strata] if isinstance(strata, str) else (list(strata) if strata else None)
@@ -551,25 +562,26 @@ def cox(frame: pd.DataFrame, covariates, *, cluster: str | None = "family_id", s
     constant = [t for t in terms if data[t].nunique() < 2]
     terms = [t for t in terms if t not in constant]
     data = data.drop(columns=constant)
-    cph = CoxPHFitter()
-    # a tighter convergence criterion than lifelines' default so estimates agree with R's coxph to 1e-6
-    cph.fit(data, duration_col=duration, event_col=event, cluster_col=cluster, strata=strata,
-            robust=cluster is not None, fit_options={"precision": 1e-10})
-    s = cph.summary
+    if not terms:
+        raise UserError("нет ни одного фактора с двумя и более значениями / no covariate has two or more values")
+    # strata codes in the sorted order of the strata's values (the PH test ranks deaths in it)
+    strata_codes = (data.groupby(strata, sort=True, dropna=False).ngroup().to_numpy() if strata else None)
+    time_, event_, x_ = data[duration].to_numpy(float), data[event].to_numpy(), data[terms].to_numpy(float)
+    fit = fit_cox(time_, event_, x_, cluster=data[cluster].to_numpy() if cluster else None, strata=strata_codes,
+                  names=terms)
+    s = fit.summary                     # interval and p from the robust error when clustered
     summary = pd.DataFrame({
-        "term": list(s.index), "label_ru": [term_label(t, "ru") for t in s.index],
-        "label_en": [term_label(t, "en") for t in s.index], "coef": s["coef"].to_numpy(),
-        "se": s["se(coef)"].to_numpy(), "hr": s["exp(coef)"].to_numpy(),
-        "hr_low": s["exp(coef) lower 95%"].to_numpy(), "hr_high": s["exp(coef) upper 95%"].to_numpy(),
-        "p": s["p"].to_numpy()})
+        "term": terms, "label_ru": [term_label(t, "ru") for t in terms],
+        "label_en": [term_label(t, "en") for t in terms], "coef": s["coef"].to_numpy(),
+        "se": (s["robust_se"] if cluster else s["se"]).to_numpy(), "hr": s["hr"].to_numpy(),
+        "hr_low": s["hr_low"].to_numpy(), "hr_high": s["hr_high"].to_numpy(), "p": s["p"].to_numpy()})
     try:
-        test = proportional_hazard_test(cph, data, time_transform="rank")
-        ph = pd.DataFrame({"term": list(test.summary.index), "statistic": test.summary["test_statistic"].to_numpy(),
-                           "p": test.summary["p"].to_numpy()})
+        ph = ph_test(fit, time_, event_, x_, strata=strata_codes)
+        ph = ph[["term", "statistic", "p"]]
     except Exception as exc:  # noqa: BLE001 - the test is a diagnostic; the fit stands without it
         ph = pd.DataFrame({"term": [], "statistic": [], "p": []})
         ph.attrs["error"] = str(exc)
-    return CoxResult(fitter=cph, summary=summary, ph_test=ph, n=len(data), events=int(data[event].sum()),
+    return CoxResult(fitter=fit, summary=summary, ph_test=ph, n=len(data), events=int(data[event].sum()),
                      dropped=dropped, strata=strata)
 
 

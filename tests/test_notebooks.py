@@ -1,35 +1,47 @@
-"""The study notebooks run under papermill on the demo dataset and are committed clean."""
+"""The study notebooks run on the demo dataset through `evalkit run`'s machinery (papermill on
+evalkit's kernel, in Russian and English) and record their headline numbers.
+
+The runs come from the session fixture ``demo_reports`` (conftest.py): every study in
+notebooks/ in both languages, executed once and shared with tests/test_report.py and
+tests/test_browser.py.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import papermill as pm
 import pytest
 
-from evalkit.clean import clean_sources
-from evalkit.dataset import write_dataset
-
-ROOT = Path(__file__).resolve().parent.parent
+from evalkit import quality, report
 
 
-@pytest.fixture(scope="module")
-def demo_dataset(demo_source, tmp_path_factory):
-    result = clean_sources([demo_source / "org_a", demo_source / "org_b"], bytes(range(32)))
-    return write_dataset(result, tmp_path_factory.mktemp("clean") / "demo")
+def _executed(run_dir, study):
+    nb = json.loads((run_dir / f"{study}.ipynb").read_text(encoding="utf-8"))
+    return [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
 
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
-def test_data_quality_notebook_runs_on_the_demo(demo_dataset, tmp_path, lang):
-    out = tmp_path / "dq.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / "00_data_quality.ipynb"), str(out),
-                        parameters={"dataset": str(demo_dataset), "lang": lang}, progress_bar=False,
-                        cwd=str(ROOT))
-    nb = json.loads(out.read_text(encoding="utf-8"))
-    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+def test_data_quality_notebook_runs_on_the_demo(demo_reports, lang):
+    run = demo_reports.path / f"00_data_quality-{lang}-demo"
+    assert run.is_dir(), "\n".join(str(f) for f in demo_reports.failures)
+    outputs = _executed(run, "00_data_quality")
     assert not [o for o in outputs if o.get("output_type") == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 2
     html = "".join("".join(o.get("data", {}).get("text/html", "")) for o in outputs)
     assert "balanced" in html and "False" not in html.split("balanced", 1)[1][:2000]
+    assert json.loads((run / "run.json").read_text(encoding="utf-8"))["parameters"]["lang"] == lang
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_data_quality_records_its_headline_numbers(demo_reports, demo_dataset, lang):
+    results = report.read_results(demo_reports.path / f"00_data_quality-{lang}-demo")
+    cons = quality.conservation(demo_dataset)
+    assert {k: results[k]["value"] for k in ("rows_read", "rows_kept", "rows_merged", "rows_quarantined")} == {
+        "rows_read": int(cons["read"].sum()), "rows_kept": int(cons["kept"].sum()),
+        "rows_merged": int(cons["merged"].sum()), "rows_quarantined": int(cons["quarantined"].sum())}
+    assert results["rows_read"]["value"] == (results["rows_kept"]["value"] + results["rows_merged"]["value"]
+                                             + results["rows_quarantined"]["value"])
+    assert results["all_balanced"]["value"] is True
+    assert all(e.get("label_ru") and e.get("label_en") for e in results.values())
+

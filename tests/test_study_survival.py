@@ -7,22 +7,16 @@ import re
 import pytest
 
 from evalkit import frames, report, survival
-from evalkit.clean import clean_sources
-from evalkit.dataset import read_dataset, write_dataset
+from evalkit.dataset import read_dataset
 
 
 @pytest.fixture(scope="module")
-def demo_dataset(demo_source, tmp_path_factory):
-    result = clean_sources([demo_source / "org_a", demo_source / "org_b"], bytes(range(32)))
-    return write_dataset(result, tmp_path_factory.mktemp("clean") / "demo")
-
-
-@pytest.fixture(scope="module")
-def runs(demo_dataset, tmp_path_factory):
-    reports = tmp_path_factory.mktemp("reports")
-    return {lang: report.run_study("30_survival", dataset=demo_dataset, lang=lang, reports_dir=reports,
-                                   parameters={"publish": True})
-            for lang in ("ru", "en")}
+def runs(demo_reports):
+    """The session's demo runs (conftest.py: every study, both languages, default parameters —
+    publish=True, so small counts are hidden)."""
+    out = {lang: demo_reports.path / f"30_survival-{lang}-demo" for lang in ("ru", "en")}
+    assert all(p.is_dir() for p in out.values()), "\n".join(str(f) for f in demo_reports.failures)
+    return out
 
 
 @pytest.mark.parametrize("lang", ["ru", "en"])

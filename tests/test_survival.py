@@ -61,15 +61,13 @@ def test_logrank_matches_r_survdiff(ref_data):
     assert lr["p"] == pytest.approx(r["p"], rel=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="lifelines' cluster-robust variance is Breslow-style under tied times "
-                   "(0.03% off R here); evalkit.coxph replaces it")
 def test_clustered_cox_matches_r_coxph(ref_data):
     r = pd.read_csv(REF / "survival_cox.csv").set_index("term")
     fit = survival.cox(ref_data, ["prior_removal", "mental_illness", "substance_use"], cluster="family")
     got = fit.summary.set_index("term")
     for term in r.index:
         assert got.loc[term, "coef"] == pytest.approx(r.loc[term, "coef"], rel=1e-6)
-        assert got.loc[term, "se"] == pytest.approx(r.loc[term, "se"], rel=1e-4)
+        assert got.loc[term, "se"] == pytest.approx(r.loc[term, "se"], rel=1e-6)
     assert fit.n == len(ref_data) and fit.events == int(ref_data["event"].sum())
 
 
