@@ -56,7 +56,7 @@ from evalkit import frames
 from evalkit.errors import UserError
 
 __all__ = [
-    "Indicator", "INDICATORS", "indicator", "IndicatorTable", "compute", "default_years", "wilson",
+    "Indicator", "INDICATORS", "indicator", "IndicatorTable", "compute", "default_years", "wilson", "design_effect",
     "format_share", "format_count_of", "format_money", "plural_ru",
     "reconcile", "read_reported", "cost_per_result", "official_benchmark", "read_official_rates",
     "support_duration", "duration_sentence", "plot_trends", "ALL_ORGS",
@@ -152,7 +152,7 @@ def wilson(numerator, denominator, alpha: float = 0.05) -> tuple[np.ndarray, np.
     return low, high
 
 
-def _design_effect(achieved: np.ndarray, cluster: np.ndarray) -> float:
+def design_effect(achieved: np.ndarray, cluster: np.ndarray) -> float:
     """Design effect of a proportion over clusters (ratio estimator, with-replacement variance).
 
     deff = Var_cluster(p) / Var_srs(p); 1 when there is only one cluster or p is 0 or 1.
@@ -483,7 +483,7 @@ def _aggregate(units: pd.DataFrame, ind: Indicator, year: int, org: str) -> dict
     base = units[units["known"]] if ind.denominator == "known" else units
     achieved = base["achieved"].to_numpy(bool) & base["known"].to_numpy(bool)
     num, den = int(achieved.sum()), int(len(base))
-    deff = _design_effect(achieved, base["cluster"].to_numpy()) if ind.unit == "child" and den else np.nan
+    deff = design_effect(achieved, base["cluster"].to_numpy()) if ind.unit == "child" and den else np.nan
     return {"indicator": ind.id, "org": org, "year": year, "unit": ind.unit, "numerator": num,
             "denominator": den, "eligible": eligible, "known": known,
             "completeness": known / eligible if eligible else np.nan, "deff": deff}

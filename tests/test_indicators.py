@@ -361,7 +361,7 @@ def test_demo_indicators_agree_with_the_synthetic_truth(demo_source, demo_tables
     kids = frames.children_at_closure(demo_tables)
     known = kids[kids["home_safe"].notna()]
     x = known["home_safe"].astype(bool).to_numpy()
-    deff = indicators._design_effect(x, known["family_id"].to_numpy())
+    deff = indicators.design_effect(x, known["family_id"].to_numpy())
     n_eff = len(x) / deff
     p = x.mean()
     # 99% (sampling and the Monte Carlo error of the truth) so the test fails rarely by chance
