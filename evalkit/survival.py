@@ -3,7 +3,8 @@ cohort tracking, Cox regression with family clusters.
 
 The frame is :func:`evalkit.frames.time_to_event` (one row per child: ``time`` in months,
 ``event``, ``lower``/``upper`` for interval-censored separations, ``family_id``,
-covariates). Everything here wraps lifelines; interval-censored methods are in
+covariates). Kaplan–Meier curves come from lifelines; the Cox fit from :mod:`evalkit.coxph` (exact Efron
+ties and clustered errors, fast at a million children); interval-censored methods are in
 :mod:`evalkit.interval`, competing risks in :mod:`evalkit.competing`.
 
 Why not just count? The share "still at home among the families we could reach" leaves
@@ -40,7 +41,7 @@ from evalkit.errors import UserError
 from evalkit.frames import MONTH_DAYS
 
 __all__ = ["HORIZONS", "KMResult", "kaplan_meier", "rmst", "naive_vs_km", "loss_bounds", "cohort_table",
-           "observation_summary", "plot_naive_vs_km",
+           "observation_summary", "plot_naive_vs_km", "format_cohort_table",
            "CoxResult", "cox", "design", "term_label"]
 
 #: months after the origin the mission asks about
@@ -368,7 +369,8 @@ def loss_bounds(frame: pd.DataFrame, cutoff, times=HORIZONS) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- cohort tracking
 
-def cohort_table(frame: pd.DataFrame, cutoff, months=(6, 12, 24, 36), by: str = "cohort") -> pd.DataFrame:
+def cohort_table(frame: pd.DataFrame, cutoff, months=(6, 12, 24, 36), by: str = "cohort",
+                 publish: bool = False, min_cell: int = 5) -> pd.DataFrame:
     """Chapin Hall-style tracking: rows = cohorts (year of closure or opening), columns =
     months since, cells = cumulative share separated (1 − Kaplan–Meier within the cohort).
 
@@ -377,17 +379,26 @@ def cohort_table(frame: pd.DataFrame, cutoff, months=(6, 12, 24, 36), by: str = 
     never mixes complete and partial follow-up. The returned frame has ``n`` (children in
     the cohort) as its first column; ``.attrs["partial"]`` lists the cells left out and
     ``.attrs["partial_values"]`` holds their provisional values.
+
+    With ``publish=True`` a cell whose separations by that month number 1..min_cell-1 is
+    hidden (``.attrs["hidden"]``; shown as NaN): share × n would give the count away. A
+    cohort of 1..min_cell-1 children is hidden whole.
     """
     _check_frame(frame, ["time", "event", "origin_date", by])
     cutoff = pd.Timestamp(cutoff)
-    out, partial, provisional = [], [], {}
+    out, partial, provisional, hidden = [], [], {}, []
     for cohort, d in frame.groupby(by, sort=True):
         kmf = _km_fit(d["time"].to_numpy(float), d["event"].to_numpy(bool), cohort)
         row = {by: cohort, "n": len(d)}
         last = d["origin_date"].max()
+        small_cohort = publish and 1 <= len(d) < min_cell
         for m in months:
             value = 1 - float(kmf.survival_function_at_times(m).iloc[0])
-            if last + pd.to_timedelta(m * MONTH_DAYS, unit="D") <= cutoff:
+            events = int((d["event"].to_numpy(bool) & (d["time"].to_numpy(float) <= m)).sum())
+            if publish and (small_cohort or 1 <= events < min_cell):
+                row[m] = np.nan
+                hidden.append((cohort, m))
+            elif last + pd.to_timedelta(m * MONTH_DAYS, unit="D") <= cutoff:
                 row[m] = value
             else:
                 row[m] = np.nan
@@ -395,8 +406,11 @@ def cohort_table(frame: pd.DataFrame, cutoff, months=(6, 12, 24, 36), by: str = 
                 provisional[(cohort, m)] = value
         out.append(row)
     table = pd.DataFrame(out).set_index(by)
+    if publish:
+        table["n"] = [("*" if 1 <= n < min_cell else n) for n in table["n"]]
     table.attrs["partial"] = partial
     table.attrs["partial_values"] = provisional
+    table.attrs["hidden"] = hidden
     return table
 
 
@@ -637,3 +651,25 @@ def plot_naive_vs_km(table: pd.DataFrame, lang: str = "ru"):
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def format_cohort_table(table: pd.DataFrame, lang: str = "ru") -> pd.DataFrame:
+    """:func:`cohort_table` as a report shows it: percentages, ``·`` where the cohort cannot yet
+    be followed that long, ``*`` where a small count is hidden."""
+    hidden = set(table.attrs.get("hidden", []))
+    partial = set(table.attrs.get("partial", []))
+    months = [c for c in table.columns if c != "n"]
+    out = pd.DataFrame(index=table.index)
+    out["n"] = table["n"]
+    for m in months:
+        cells = []
+        for cohort, v in table[m].items():
+            if (cohort, m) in hidden:
+                cells.append("*")
+            elif (cohort, m) in partial or pd.isna(v):
+                cells.append("·")
+            else:
+                text = f"{100 * v:.0f}%"
+                cells.append(text)
+        out[f"{m:g}" + (" мес." if lang == "ru" else " mo")] = cells
+    return out

@@ -30,6 +30,13 @@ def test_survival_study_records_what_the_package_computes(runs, demo_dataset, la
         assert results[f"km_{h}m"]["ci"] == pytest.approx([km.loc[h, "ci_low"], km.loc[h, "ci_high"]])
         assert results[f"bounds_{h}m_worst"]["value"] <= results[f"km_{h}m"]["value"] <= results[f"bounds_{h}m_best"]["value"]
     assert results["children"]["value"] == len(tte)
+    by = survival.kaplan_meier(tte, group="prior_removal")
+    for h in (6, 12, 36):
+        with_ = by.summary[(by.summary["group"] == True) & (by.summary["time"] == h)].iloc[0]  # noqa: E712
+        assert results[f"km_{h}m_with_prior_removal"]["value"] == pytest.approx(with_["survival"])
+    assert results["logrank_p"]["value"] == pytest.approx(by.logrank.iloc[0]["p"])
+    shr = results["shr_removal_prior_removal"]
+    assert shr["ci"][0] < shr["value"] < shr["ci"][1]
     hr = results["hr_prior_removal"]
     assert hr["ci"][0] < hr["value"] < hr["ci"][1]
 
