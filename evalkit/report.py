@@ -759,10 +759,20 @@ def _number(v, lang: str) -> str:
     return "—" if v is None else str(v)
 
 
+def _percent(v, lang: str) -> str:
+    """A share (unit ``"share"``) as a percentage with one decimal: ``70,7%`` / ``70.7%``."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return _number(v, lang)
+    text = f"{100 * v:.1f}%"
+    return text.replace(".", ",") if lang == "ru" else text
+
+
 def _result_row(name: str, entry: dict, lang: str, columns: tuple) -> str:
     label = entry.get(f"label_{lang}") or entry.get("label_ru") or entry.get("label_en") or name
-    value = _number(entry.get("value"), lang) + (f"\u00a0{entry['unit']}" if entry.get("unit") else "")
-    cells = {"ci": f"{_number(entry['ci'][0], lang)}–{_number(entry['ci'][1], lang)}" if entry.get("ci") else "",
+    share = entry.get("unit") == "share"
+    fmt = _percent if share else _number
+    value = fmt(entry.get("value"), lang) + (f"\u00a0{entry['unit']}" if entry.get("unit") and not share else "")
+    cells = {"ci": f"{fmt(entry['ci'][0], lang)}–{fmt(entry['ci'][1], lang)}" if entry.get("ci") else "",
              "n": _number(entry["n"], lang) if entry.get("n") is not None else ""}
     return (f"<tr data-result='{_esc(name, quote=True)}'><th>{_esc(label)}</th><td>{_esc(value)}</td>"
             + "".join(f"<td>{_esc(cells[c])}</td>" for c in columns) + "</tr>")

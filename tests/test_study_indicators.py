@@ -83,3 +83,11 @@ def test_indicators_study_run_metadata(runs):
     info = json.loads((runs["ru"] / "run.json").read_text(encoding="utf-8"))
     assert info["parameters"]["reported"].endswith("reported.yaml")
     assert info["lang"] == "ru" and info["study"] == "10_indicators"
+
+
+def test_catalogue_shows_shares_as_percentages(demo_reports):
+    results = report.read_results(demo_reports.path / "10_indicators-ru-demo")
+    value = results["children_home_at_closure"]["value"]
+    page = (demo_reports.path / "index.html").read_text(encoding="utf-8")
+    assert f"{100 * value:.1f}%".replace(".", ",") in page
+    assert "share" not in re.sub(r"<[^>]+>", " ", page).split()
