@@ -17,6 +17,13 @@ For each source (a folder with its ``evalkit.yaml``) and each mapped table:
 Row conservation holds for every raw sheet: rows read = rows kept + rows merged + rows
 quarantined; :func:`clean_sources` checks it and refuses to return otherwise.
 
+Speed: text files are read into Arrow strings (pyarrow's CSV reader), identifiers and
+codes are kept as Categoricals with sorted categories from normalisation until the tables
+are returned (pseudonyms are hashed once per distinct identifier; all columns of one
+identifier share one set of categories), so merging duplicates, the cross-table
+references and the final sort work on integer codes, not on millions of Python strings.
+The returned tables have the canonical dtypes (text as ``object``).
+
 A mistake in the mapping or the files (a missing file or sheet, a mapped column absent,
 an unreadable encoding, a value spelled in a way the mapping does not list) is a
 :class:`~evalkit.errors.UserError`, raised after all such problems of the run have been
@@ -34,11 +41,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from evalkit import labels, normalise, schemas
 from evalkit.errors import DataError, UserError, where
 from evalkit.mapping import ID_FIELDS, VOCAB_FIELDS, Mapping, TableSpec, field_kind, load_mapping
-from evalkit.pseudonymise import key_id, pseudonyms
+from evalkit.pseudonymise import Pseudonymiser, key_id
 from evalkit.readers import read_sheet
 
 __all__ = ["CleanResult", "clean_sources", "LOG_COLUMNS", "QUARANTINE_COLUMNS", "CONSERVATION_COLUMNS"]
@@ -158,7 +167,9 @@ def _spellings(mapping: Mapping, vocab: str, problems: _Problems, ctx: str) -> d
 def _normalise_field(kind: str, fname: str, values: pd.Series, spec: TableSpec, mapping: Mapping,
                      problems: _Problems, ctx: str):
     """Returns (Normalised, usual patterns not to log)."""
-    if kind == "id" or kind == "text":
+    if kind == "id":  # categorical: identifiers repeat (and are copied) millions of times
+        return normalise.identifiers(values, as_category=True), {"exact", "number"}
+    if kind == "text":
         return normalise.identifiers(values), {"exact", "number"}
     if kind == "date":
         return normalise.dates(values), set(spec.dates)
@@ -172,7 +183,8 @@ def _normalise_field(kind: str, fname: str, values: pd.Series, spec: TableSpec, 
         sp = _spellings(mapping, "yes_no", problems, ctx)
         return normalise.categories(values, sp), {"exact"}
     if kind == "vocab":
-        return normalise.categories(values, _spellings(mapping, VOCAB_FIELDS[fname], problems, ctx)), {"exact"}
+        sp = _spellings(mapping, VOCAB_FIELDS[fname], problems, ctx)
+        return normalise.categories(values, sp, as_category=True), {"exact"}
     if kind == "level":
         sp = mapping.values.get("level")
         if not sp:
@@ -180,7 +192,10 @@ def _normalise_field(kind: str, fname: str, values: pd.Series, spec: TableSpec, 
         n = normalise.categories(values, sp)
         # a level written as a digit that is not a listed spelling: read it as a number, so an
         # out-of-range level (0, 5, 7) is quarantined by the schema, not mistaken for a mapping gap
-        digits = n.failed & values.astype(str).str.strip().str.fullmatch(r"-?\d+(\.0)?").fillna(False).to_numpy()
+        digits = n.failed.copy()
+        if digits.any():  # only the failed values are looked at (as Python values, Arrow text too)
+            failed_values = values[digits].astype(object).astype(str).str.strip()
+            digits[digits] = failed_values.str.fullmatch(r"-?\d+(\.0)?").fillna(False).to_numpy(dtype=bool)
         if digits.any():
             i = normalise.integers(values[digits])
             n.clean = n.clean.astype(object)
@@ -197,12 +212,20 @@ def _clean_dtype(kind: str, clean: pd.Series) -> pd.Series:
     if kind == "boolean":
         return clean.astype("boolean")
     if kind in ("date", "birth_month"):
-        return pd.to_datetime(clean).astype("datetime64[ns]")
+        return clean if clean.dtype == "datetime64[ns]" else pd.to_datetime(clean).astype("datetime64[ns]")
     if kind == "number":
         return clean.astype("float64")
     if kind in ("integer", "level"):
         return pd.array(clean.to_numpy(dtype=object), dtype="Int64")
+    if isinstance(clean.dtype, pd.CategoricalDtype):  # identifiers and codes stay categorical until written
+        return clean
     return clean.astype(object).where(clean.notna(), None)
+
+
+def _constant(value, index: pd.Index) -> pd.Series:
+    """One code on every row, as a categorical column (like the normalised codes)."""
+    dtype = pd.CategoricalDtype(pd.Index([value], dtype=object))
+    return pd.Series(pd.Categorical.from_codes(np.zeros(len(index), dtype=np.int8), dtype=dtype), index=index)
 
 
 #: the normalisers' reasons, as a methodist reads them
@@ -221,6 +244,8 @@ def _in_russian(reason) -> str:
 
 
 def _text(v) -> str | None:
+    if isinstance(v, str):  # the common case first
+        return v
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
         return None
     if isinstance(v, pd.Timestamp):
@@ -244,7 +269,7 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
     path = mapping.folder / spec.file
     try:
         raw = read_sheet(path, sheet=spec.sheet, header_line=spec.header_line, encoding=spec.encoding,
-                         delimiter=spec.delimiter)
+                         delimiter=spec.delimiter, arrow=True)
     except DataError as exc:
         problems.add(str(exc))
         return None
@@ -271,7 +296,7 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
         n, usual = _normalise_field(kind, fname, values, spec, mapping, problems, ctx)
         failed = np.asarray(n.failed, dtype=bool)
         if kind in ("boolean", "vocab", "level") and failed.any():
-            bad = values[failed]
+            bad = values[failed].astype(object)  # Python values (Arrow text too), as the messages show them
             unknown = n.reason[failed] == "unknown value"
             if unknown.any():
                 key = (str(path), sheet_name, column, VOCAB_FIELDS.get(fname, "yes_no" if kind == "boolean" else "level"))
@@ -299,10 +324,11 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
             if kind == "vocab" and const not in labels.codes(VOCAB_FIELDS[fname]):
                 problems.add(f"{mapping.path}: tables.{spec.table}.fields.{fname}: constant {const!r} is not a code "
                              f"of {VOCAB_FIELDS[fname]}: {labels.codes(VOCAB_FIELDS[fname])}")
-            out[fname] = pd.Series(const, index=df.index, dtype=object)
+            out[fname] = _constant(const, df.index) if kind == "vocab" else \
+                pd.Series(const, index=df.index, dtype=object)
             continue
         out[fname] = one(fname, cols[fname], df[cols[fname]], kind)
-    out["org"] = mapping.source
+    out["org"] = _constant(mapping.source, df.index)
     # required values missing (values present but unreadable are reported above)
     schema_cols = schemas.TABLES[spec.table].to_schema().columns
     wide_fields = {spec.wide.name, spec.wide.value} if spec.wide else set()
@@ -315,13 +341,16 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
     if spec.wide:
         parts = []
         vkind = field_kind(spec.wide.value)
+        # every part's code column shares one set of categories, so the parts concatenate as categoricals
+        wide_codes = pd.CategoricalDtype(pd.Index(sorted(set(spec.wide.columns.values())), dtype=object))
         for col, code in spec.wide.columns.items():
             raw_col = cols[f"__wide__{col}"]
             part = out.copy()
-            part[spec.wide.name] = code
+            at = wide_codes.categories.get_loc(code)
+            part[spec.wide.name] = pd.Categorical.from_codes(np.full(len(part), at, dtype=np.int8), dtype=wide_codes)
             part[spec.wide.value] = one(spec.wide.value, raw_col, df[raw_col], vkind)
             parts.append(part[part[spec.wide.value].notna() | df[raw_col].notna().to_numpy()])
-        out = pd.concat(parts)
+        out = _concat(parts, keep_index=True)
         empty_rows = set(df.index) - set(out.index)
         for line in empty_rows:  # a row with no domain filled in at all
             reasons.setdefault(int(line), []).append("нет ни одной оценки / no value in any of the wide columns")
@@ -338,7 +367,10 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
     raw_cols = [c for c in dict.fromkeys(cols.values()) if _header_key(c) not in personal]
     raw_keep = df[raw_cols].copy()
     for c in birth_cols:
-        raw_keep[c] = raw_keep[c].map(lambda v: None if v is None else WITHHELD)
+        if isinstance(raw_keep[c].dtype, pd.StringDtype):  # Arrow text: missing is NA, not None
+            raw_keep[c] = np.where(raw_keep[c].isna().to_numpy(), None, WITHHELD).astype(object)
+        else:
+            raw_keep[c] = raw_keep[c].map(lambda v: None if v is None else WITHHELD)
     logdf = pd.concat(log_parts, ignore_index=True) if log_parts else pd.DataFrame(columns=["row", "column", "raw_value", "clean_value", "rule"])
     logdf.insert(0, "sheet", sheet_name)
     logdf.insert(0, "file", spec.file)
@@ -394,6 +426,122 @@ def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult
     return result
 
 
+def _sorted_union(arrays: list) -> pd.Index:
+    """The distinct strings of several arrays, sorted, as an object Index.
+
+    Sorted with pyarrow: UTF-8 byte order is code point order, so this is the order of
+    Python's ``sorted`` (and of pandas' sort of an object column), only much faster.
+    """
+    if not arrays or not sum(len(a) for a in arrays):
+        return pd.Index([], dtype=object)
+    values = pa.chunked_array([pa.array(np.asarray(a, dtype=object), type=pa.string()) for a in arrays])
+    distinct = pc.unique(values)
+    ordered = distinct.take(pc.sort_indices(distinct))
+    return pd.Index(ordered.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _as_categorical(column: pd.Series) -> pd.Categorical:
+    """A column as a Categorical (an object column of text or None is converted)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.array
+    return pd.Categorical(column.to_numpy(dtype=object))
+
+
+def _recode(cat: pd.Categorical, dtype: pd.CategoricalDtype, names=None) -> pd.Categorical:
+    """``cat`` over the categories of ``dtype`` (which hold all of its values).
+
+    ``names`` replaces ``cat``'s categories, position by position, first (its pseudonyms).
+    """
+    if names is None and cat.categories.equals(dtype.categories):
+        return cat
+    where = dtype.categories.get_indexer(cat.categories if names is None else pd.Index(names, dtype=object))
+    codes = np.asarray(cat.codes, dtype=np.int64)
+    new = np.where(codes >= 0, where[np.maximum(codes, 0)], -1) if len(where) else np.full(len(codes), -1)
+    return pd.Categorical.from_codes(new, dtype=dtype)
+
+
+class _RawIds:
+    """The way back from a pseudonym to the organisation's own code, kept in memory only.
+
+    Filled per sheet with arrays; the lookup table is built on first use, and only the
+    pseudonyms that appear in quarantine messages are ever looked up.
+    """
+
+    def __init__(self):
+        self._parts: list[tuple[list, pd.Index]] = []
+        self._index: pd.Index | None = None
+        self._raws: np.ndarray | None = None
+
+    def add(self, names: list[str], raws: pd.Index) -> None:
+        self._parts.append((names, raws))
+        self._index = None
+
+    def lookup(self, names) -> dict[str, str]:
+        """{pseudonym: raw code} for those of ``names`` that are known."""
+        names = list(names)
+        if not names or not self._parts:
+            return {}
+        if self._index is None:
+            every = pd.Index(np.concatenate([np.asarray(n, dtype=object) for n, _ in self._parts]))
+            raws = np.concatenate([r.to_numpy(dtype=object) for _, r in self._parts])
+            first = ~every.duplicated()  # a pseudonym met in several sheets means one raw code
+            self._index, self._raws = every[first], raws[first]
+        at = self._index.get_indexer(names)
+        return {n: self._raws[i] for n, i in zip(names, at) if i >= 0}
+
+
+def _pseudonymise(sheets: list[_Sheet], pseudonymiser: Pseudonymiser) -> _RawIds:
+    """Replace raw identifiers by pseudonyms in every sheet's frame; returns pseudonym -> raw.
+
+    The hash covers "source:raw", computed once per distinct identifier (the categories).
+    All columns of one identifier (``family_id`` in families, children and cases) share one
+    sorted set of categories, so later lookups and sorts work on integer codes.
+    """
+    raw_ids = _RawIds()
+    for fname, prefix in ID_FIELDS.items():
+        hashed = []
+        for sh in sheets:
+            if fname not in sh.frame:
+                continue
+            raw = _as_categorical(sh.frame[fname])
+            names = pseudonymiser.pseudonyms(raw.categories, sh.source, prefix)
+            if fname not in PERSONAL_FIELDS:
+                raw_ids.add(names, raw.categories)
+            hashed.append((sh, raw, names))
+        dtype = pd.CategoricalDtype(_sorted_union([names for _, _, names in hashed]))
+        for sh, raw, names in hashed:
+            sh.frame[fname] = _recode(raw, dtype, names)
+    return raw_ids
+
+
+def _shared_categories(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """The parts of one table with each categorical column over one shared set of categories.
+
+    pandas concatenates categorical columns only when their categories are equal
+    (otherwise it falls back to objects).
+    """
+    for c in parts[0].columns:
+        if not any(isinstance(p[c].dtype, pd.CategoricalDtype) for p in parts):
+            continue
+        cats = [_as_categorical(p[c]) for p in parts]
+        if all(cat.categories.equals(cats[0].categories) for cat in cats):  # equal *and* in the same order
+            for p, cat in zip(parts, cats):
+                p[c] = pd.Categorical.from_codes(cat.codes, dtype=cats[0].dtype, validate=False)
+            continue
+        dtype = pd.CategoricalDtype(_sorted_union([cat.categories for cat in cats]))
+        for p, cat in zip(parts, cats):
+            p[c] = _recode(cat, dtype)
+    return parts
+
+
+def _objects(cat: pd.Categorical) -> np.ndarray:
+    """A Categorical as an object array of its values, None where missing (the canonical dtype)."""
+    table = np.empty(len(cat.categories) + 1, dtype=object)
+    table[:-1] = cat.categories.to_numpy(dtype=object)
+    table[-1] = None
+    return table[cat.codes]  # code -1 picks the None slot
+
+
 def _member(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     """values in sorted_ids, by binary search (np.isin re-sorts its second argument every call)."""
     if not len(sorted_ids):
@@ -403,7 +551,6 @@ def _member(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanResult:
-    src_of_sheet = np.array([sh.source for sh in sheets], dtype=object)
     quarantine: dict[int, list[str]] = {}   # raw row id -> reasons
     merged: dict[int, int] = {}              # raw row id -> line of the row it merged into
     logs = []
@@ -426,27 +573,16 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
         return df[~gone] if gone.any() else df
 
     tables: dict[str, pd.DataFrame] = {}
-    raw_ids: dict[str, str] = {}
     say("pseudonymising identifiers, merging duplicates")
+    # the way back from a pseudonym is kept in memory only, to name rows in quarantine
+    # messages by the organisation's own codes
+    raw_ids = _pseudonymise(sheets, Pseudonymiser(key))
     for tname in schemas.TABLES:
         parts = frames.get(tname)
         if not parts:
             tables[tname] = None
             continue
-        df = drop_quarantined(pd.concat(parts, ignore_index=True))
-        src = src_of_sheet[(df["_rid"].to_numpy() >> _SHIFT)] if len(df) else np.array([], dtype=object)
-        # pseudonymise identifiers (per source: the hash covers "source:raw"); the way back is
-        # kept in memory only, to name rows in quarantine messages by the organisation's codes
-        for fname, prefix in ID_FIELDS.items():
-            if fname in df and len(df):
-                hashed = pd.Series(None, index=df.index, dtype=object)
-                for s_code in pd.unique(src):
-                    m = src == s_code
-                    hashed[m] = pseudonyms(df.loc[m, fname], s_code, key, prefix).to_numpy()
-                if fname not in PERSONAL_FIELDS:
-                    pairs = pd.DataFrame({"h": hashed, "r": df[fname]}).dropna().drop_duplicates("h")
-                    raw_ids.update(zip(pairs["h"], pairs["r"]))
-                df[fname] = hashed
+        df = drop_quarantined(_concat(_shared_categories(parts)))
         tables[tname] = _dedupe(tname, df, quarantine, merged, logs, sheets)
 
     # schema rules, lazily, then references across tables until nothing changes
@@ -455,8 +591,9 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
         if df is None:
             continue
         cols = list(schemas.TABLES[tname].to_schema().columns)
-        _quarantine_problems(schemas.table_problems(tname, df[cols], check_dtypes=False), df, quarantine, tname,
-                             raw_ids)
+        # duplicate keys are merged or quarantined already (_dedupe): pandera need not look for them
+        _quarantine_problems(schemas.table_problems(tname, df[cols], check_dtypes=False, check_keys=False), df,
+                             quarantine, tname, raw_ids)
     for _ in range(10):
         tables = {t: (drop_quarantined(df) if df is not None else None) for t, df in tables.items()}
         # check_dataset reads its columns by name: the frames go in as they are, no copies
@@ -476,12 +613,14 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
         if df is None:
             out_tables[tname] = template
             continue
-        clean = df[cols].copy()
-        for c in cols:  # whole numbers are required fields: plain int64 once the gaps are quarantined
-            if str(clean[c].dtype) == "Int64":
-                clean[c] = clean[c].astype("int64")
         keys = schemas.KEYS.get(tname) or cols
-        clean = clean.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+        # sorted while the text columns are categorical (sorted categories: codes sort as the text)
+        clean = _sorted(df[cols], keys)
+        for c in cols:
+            if str(clean[c].dtype) == "Int64":  # whole numbers are required: plain int64 once gaps are quarantined
+                clean[c] = clean[c].astype("int64")
+            elif isinstance(clean[c].dtype, pd.CategoricalDtype):
+                clean[c] = _objects(clean[c].array)
         wrong = {c: (str(clean[c].dtype), str(template[c].dtype)) for c in cols
                  if str(clean[c].dtype) != str(template[c].dtype)}
         if wrong:  # pragma: no cover - the contract's dtypes, cheaply; a failure here is a bug
@@ -560,58 +699,164 @@ _PSEUDONYM = re.compile(r"\b[fckm]_[0-9a-f]{20}\b")
 
 
 def _quarantine_problems(probs: pd.DataFrame, df: pd.DataFrame, quarantine: dict, tname: str,
-                         raw_ids: dict | None = None) -> None:
+                         raw_ids: _RawIds | None = None) -> None:
     """Quarantine the raw rows behind schema problems, saying why in words and with the
     organisation's own codes (a pseudonym means nothing to the person fixing the file)."""
     if probs.empty:
         return
-    raw_ids = raw_ids or {}
+    messages = [str(msg) for msg in probs["message"]]
+    found = set()
+    for msg in messages:
+        found.update(_PSEUDONYM.findall(msg))
+    raw = raw_ids.lookup(found) if raw_ids is not None else {}
     probs = probs.assign(message=[
-        f"{RULE_WORDS.get(r, r)}: " + _PSEUDONYM.sub(lambda m: repr(raw_ids.get(m.group(0), m.group(0))), str(msg))
-        for r, msg in zip(probs["rule"], probs["message"])])
+        f"{RULE_WORDS.get(r, r)}: " + _PSEUDONYM.sub(lambda m: repr(raw.get(m.group(0), m.group(0))), msg)
+        for r, msg in zip(probs["rule"], messages)])
     rows = probs[probs["row"].notna()]
     table_level = probs[probs["row"].isna()]
     if len(table_level):  # pragma: no cover - the cleaner produced a wrong column: a bug, not the user's
         raise RuntimeError(f"{tname}: {table_level['message'].tolist()}")
-    rids = df.loc[rows["row"].to_numpy(), "_rid"].to_numpy()
+    rids = df["_rid"].to_numpy()[_positions(df.index, rows["row"].to_numpy())]
     for rid, msg in zip(rids, rows["message"]):
         quarantine.setdefault(int(rid), []).append(msg)
 
 
+def _positions(index: pd.Index, labels: np.ndarray) -> np.ndarray:
+    """Row positions of index labels; by binary search when the index is sorted and unique.
+
+    Cleaning's frames keep a sorted integer index (rows are only ever filtered), so no hash
+    table of millions of labels is built for a few thousand problems.
+    """
+    if index.is_monotonic_increasing and index.is_unique and index.dtype.kind == "i":
+        return np.searchsorted(index.to_numpy(), labels.astype(np.int64))
+    return index.get_indexer(labels)
+
+
 def _dedupe(tname: str, df: pd.DataFrame, quarantine: dict, merged: dict, logs: list, sheets: list) -> pd.DataFrame:
-    """Exact duplicates (same key, same content) merge into the first; conflicting ones are quarantined."""
+    """Exact duplicates (same key, same content) merge into the first; conflicting ones are quarantined.
+
+    Rows are compared by integer group ids (:func:`_group_ids`), not by pandas' groupby of
+    the columns: with millions of rows and identifiers that is many times faster. A
+    missing value equals a missing value, as in ``DataFrame.duplicated``.
+    """
     keys = schemas.KEYS.get(tname) or []
     if not keys or df.empty:
         return df
     values = [c for c in schemas.TABLES[tname].to_schema().columns if c not in keys]
-    dup = df.duplicated(keys, keep=False).to_numpy()
+    group, _ = pd.factorize(_group_ids(df, keys))
+    dup = np.bincount(group)[group] > 1
     if not dup.any():
         return df
-    sub = df[dup].sort_values("_rid", kind="stable")
-    grp = sub.groupby(keys, dropna=False, sort=False)
-    distinct = grp[values].nunique(dropna=False).max(axis=1) if values else pd.Series(1, index=grp.size().index)
-    conflict_keys = distinct[distinct > 1].index
-    is_conflict = sub.set_index(keys).index.isin(conflict_keys)
-    conflict = sub[is_conflict]
-    for _, g in conflict.groupby(keys, dropna=False, sort=False):
-        ids = g["_rid"].tolist()
-        for rid in ids:
-            others = sorted({int(x & _MASK) for x in ids if x != rid})
-            quarantine.setdefault(int(rid), []).append(
+    rows = np.flatnonzero(dup)
+    rid = df["_rid"].to_numpy()[rows]
+    order = np.argsort(rid, kind="stable")  # each group's rows in raw order: the first one is kept
+    rows, rid, group = rows[order], rid[order], group[rows[order]]
+    content = _group_ids(df.iloc[rows], values) if values else np.zeros(len(rows), dtype=np.int64)
+    contents = pd.Series(content).groupby(group).nunique()
+    is_conflict = np.isin(group, contents.index[contents.to_numpy() > 1])
+    by_group: dict[int, list[int]] = {}
+    for g, r in zip(group[is_conflict], rid[is_conflict]):
+        by_group.setdefault(int(g), []).append(int(r))
+    for ids in by_group.values():
+        for r in ids:
+            others = sorted({int(x & _MASK) for x in ids if x != r})
+            quarantine.setdefault(r, []).append(
                 f"противоречивый дубликат / conflicting duplicate: same key as row(s) {others} with different values")
-    exact = sub[~is_conflict]
-    first = exact.groupby(keys, dropna=False, sort=False)["_rid"].transform("first")
-    later = exact[exact["_rid"] != first]
-    if len(later):
-        kept_line = first[later.index].to_numpy() & _MASK
-        later_rid = later["_rid"].to_numpy()
-        for rid, k in zip(later_rid, kept_line):
-            merged[int(rid)] = int(k)
+    exact = ~is_conflict
+    firsts, at = np.unique(group[exact], return_index=True)  # the first row (in raw order) of each group
+    first_rid = np.empty(group.max() + 1, dtype=np.int64)
+    first_rid[firsts] = rid[exact][at]
+    later = exact.copy()
+    later[exact] = rid[exact] != first_rid[group[exact]]
+    if later.any():
+        later_rid = rid[later]
+        kept_line = first_rid[group[later]] & _MASK
+        for r, k in zip(later_rid, kept_line):
+            merged[int(r)] = int(k)
         sheet_of = [sheets[int(r >> _SHIFT)] for r in later_rid]
         logs.append(pd.DataFrame({"source": [sh.source for sh in sheet_of], "file": [sh.file for sh in sheet_of],
                                   "sheet": [sh.sheet for sh in sheet_of], "row": later_rid & _MASK,
                                   "column": None, "raw_value": None,
                                   "clean_value": [f"row {int(k)}" for k in kept_line],
                                   "rule": "duplicate:merged", "_k": later_rid}))
-    drop = set(later.index) | set(conflict.index)
-    return df.drop(index=list(drop))
+    drop = np.zeros(len(df), dtype=bool)
+    drop[rows[later | is_conflict]] = True
+    return df[~drop]
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of a column's values: equal values, equal codes; missing values one code (0).
+
+    Returns the codes and how many codes there can be.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.asarray(column.array.codes, dtype=np.int64) + 1, len(column.array.categories) + 1
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64) + 1, len(uniques) + 1
+
+
+def _group_ids(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One integer per row, equal exactly when the rows hold equal values in ``columns``.
+
+    The columns' codes are combined in mixed radix; when the product of their ranges
+    would overflow an int64 the ids so far are first made dense.
+    """
+    ids = np.zeros(len(df), dtype=np.int64)
+    size = 1
+    for c in columns:
+        codes, n = _codes(df[c])
+        if size * n >= 2 ** 62:
+            ids, uniques = pd.factorize(ids)
+            ids, size = np.asarray(ids, dtype=np.int64), len(uniques)
+        ids = ids * n + codes
+        size *= n
+    return ids
+
+
+def _sort_key(column: pd.Series) -> pa.Array:
+    """A column as an Arrow array that sorts as pandas sorts the column (missing values null)."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):  # sorted categories: the codes sort as the text
+        codes = np.asarray(column.array.codes)
+        return pa.array(codes, mask=codes < 0)
+    missing = column.isna().to_numpy()
+    if dtype.kind == "M":
+        return pa.array(column.to_numpy().view("int64"), mask=missing)
+    if dtype.kind in "fiub":  # float NaN and the gaps of Int64/boolean are missing values
+        return pa.array(column.to_numpy(dtype=dtype.numpy_dtype if hasattr(dtype, "numpy_dtype") else dtype,
+                                        na_value=0), mask=missing)
+    return pa.array(column.to_numpy(dtype=object), type=pa.string(), from_pandas=True)  # text
+
+
+def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``df.sort_values(keys, kind="stable", na_position="last")`` with a fresh RangeIndex.
+
+    Sorted by pyarrow's stable multi-column sort on integer codes: the same order, without
+    pandas' re-factorising of every key column.
+    """
+    table = pa.table({f"k{i}": _sort_key(df[k]) for i, k in enumerate(keys)})
+    order = pc.sort_indices(table, sort_keys=[(f"k{i}", "ascending", "at_end") for i in range(len(keys))]).to_numpy()
+    return df.take(order).reset_index(drop=True)
+
+
+def _concat(parts: list[pd.DataFrame], keep_index: bool = False) -> pd.DataFrame:
+    """``pd.concat(parts, ignore_index=not keep_index)``, categorical columns joined by their codes.
+
+    The parts' categorical columns must share their categories (:func:`_shared_categories`,
+    or copies of one frame); pandas would check that by hashing every category of every part.
+    """
+    columns = list(parts[0].columns)
+    if len(parts) == 1 or any(list(p.columns) != columns for p in parts) or any(
+            isinstance(p[c].dtype, pd.CategoricalDtype) and not p[c].cat.categories.equals(parts[0][c].cat.categories)
+            for p in parts for c in columns):
+        return pd.concat(parts, ignore_index=not keep_index)
+    out = {}
+    for c in columns:
+        first = parts[0][c]
+        if isinstance(first.dtype, pd.CategoricalDtype):
+            codes = np.concatenate([np.asarray(p[c].array.codes, dtype=np.int64) for p in parts])
+            out[c] = pd.Categorical.from_codes(codes, dtype=first.dtype, validate=False)
+        else:  # the array, not the Series: its RangeIndex would not match ``index``
+            out[c] = pd.concat([p[c] for p in parts], ignore_index=True).array
+    index = parts[0].index.append([p.index for p in parts[1:]]) if keep_index else None
+    return pd.DataFrame(out, index=index)

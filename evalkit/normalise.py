@@ -14,6 +14,12 @@ raw value is read once (by pattern, with pandas' string methods and one explicit
 machine a million dates in mixed formats (cells, serials, dmy, dmy_short, iso, words)
 take 0.8 s, a million distinct identifiers 1.4 s, a million yes/no values 0.1 s.
 
+Arrow-backed text (``string[pyarrow]``, what :func:`evalkit.readers.read_sheet` gives with
+``arrow=True``) is read the same way, with its distinct values, stripping and whitespace
+checks computed in pyarrow: only the distinct values become Python strings.
+:func:`identifiers` and :func:`categories` can give their codes as a Categorical
+(``as_category=True``, sorted categories), which is what cleaning keeps in memory.
+
 Matching of spellings (:func:`booleans`, :func:`categories`) ignores surrounding and
 repeated whitespace, case and "ё"/"е" (and, for categories, a trailing dot); ``how`` tells
 whether a value matched exactly as listed or only after that.
@@ -30,10 +36,13 @@ from __future__ import annotations
 
 import datetime
 import numbers as _numbers
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from evalkit.errors import UserError
 
@@ -112,6 +121,12 @@ class _Distinct:
     def __init__(self, values):
         values = values if isinstance(values, pd.Series) else pd.Series(values)
         self.index, self.name = values.index, values.name
+        #: the stripped non-blank texts as a pyarrow array (Arrow input only), aligned with ``text``
+        self.arrow_text = None
+        strings = _arrow_strings(values)
+        if strings is not None:  # Arrow text (the CSV reader's): distinct values found in C++, all text
+            self._from_arrow(strings)
+            return
         arr = values.to_numpy(dtype=object, na_value=None)
         codes, uniq = pd.factorize(arr)
         self.codes, self.values = _split_bools(arr, codes, np.asarray(uniq, dtype=object))
@@ -121,6 +136,21 @@ class _Distinct:
         blank = (stripped == "").to_numpy()
         self.kind[stripped.index[blank]] = "blank"
         self.text = stripped[~blank]
+
+    def _from_arrow(self, strings) -> None:
+        """Distinct values, kinds and stripped text of an Arrow text column, computed in pyarrow.
+
+        pyarrow's whitespace is Python's (``str.isspace``; checked in the tests), so the
+        stripping is that of ``str.strip``.
+        """
+        self.codes, dictionary = _arrow_distinct(strings)
+        self.values = np.asarray(dictionary.to_numpy(zero_copy_only=False), dtype=object)
+        stripped = pc.utf8_trim_whitespace(dictionary)
+        blank = np.asarray(pc.equal(stripped, "").to_numpy(zero_copy_only=False), dtype=bool)
+        self.kind = np.where(blank, "blank", "text").astype(object)
+        self.arrow_text = stripped.filter(pa.array(~blank))
+        self.text = pd.Series(self.arrow_text.to_numpy(zero_copy_only=False), index=np.flatnonzero(~blank),
+                              dtype=object)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -136,16 +166,52 @@ class _Distinct:
         out[-1] = fill
         return out[self.codes]
 
+    def categorical(self, per_distinct: np.ndarray) -> pd.Categorical:
+        """Per-distinct text values (None for missing) as a per-row Categorical.
+
+        The categories are the distinct clean values in sorted order, so sorting by the
+        codes sorts by the text; only the distinct values are hashed and sorted (by
+        pyarrow: UTF-8 byte order is code point order, Python's order of strings).
+        """
+        text = pa.array(per_distinct, type=pa.string(), from_pandas=True)
+        categories = pc.unique(text.drop_null())
+        categories = categories.take(pc.sort_indices(categories))
+        codes = pc.fill_null(pc.index_in(text, value_set=categories), -1).to_numpy(zero_copy_only=False)
+        dtype = pd.CategoricalDtype(pd.Index(categories.to_numpy(zero_copy_only=False), dtype=object))
+        return pd.Categorical.from_codes(self.expand(np.asarray(codes, dtype=np.int64), -1), dtype=dtype)
+
     def result(self, clean: pd.Series | pd.api.extensions.ExtensionArray | np.ndarray, how: np.ndarray,
                reason: np.ndarray) -> Normalised:
         """Assemble a :class:`Normalised` from per-row clean values and per-distinct how/reason."""
         how_rows = self.expand(how, None)
         reason_rows = self.expand(reason, None)
+        failed = self.expand(pd.notna(reason).astype(bool), False)  # per distinct value, then per row
         dtype = object if isinstance(clean, np.ndarray) and clean.dtype == object else None
         return Normalised(clean=pd.Series(clean, index=self.index, name=self.name, dtype=dtype),
                           how=pd.Series(how_rows, index=self.index, name=self.name, dtype=object),
-                          failed=pd.notna(reason_rows).astype(bool),
+                          failed=failed,
                           reason=pd.Series(reason_rows, index=self.index, name=self.name, dtype=object))
+
+
+def _arrow_strings(values: pd.Series):
+    """The column as a pyarrow ChunkedArray when it holds Arrow-backed text, else None."""
+    dtype = values.dtype
+    arrow_text = (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or (
+        isinstance(dtype, pd.ArrowDtype) and (pa.types.is_string(dtype.pyarrow_dtype)
+                                              or pa.types.is_large_string(dtype.pyarrow_dtype)))
+    return values.array.__arrow_array__() if arrow_text else None
+
+
+def _arrow_distinct(strings) -> tuple[np.ndarray, pa.Array]:
+    """(per-row code, -1 where missing; the distinct values as a pyarrow array) of Arrow text.
+
+    Like :func:`pandas.factorize` (distinct values in order of first appearance), but the
+    hashing runs in pyarrow and only the distinct values become Python strings.
+    """
+    strings = strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
+    encoded = pc.dictionary_encode(strings)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
+    return codes, encoded.dictionary
 
 
 _TRUE, _FALSE = object(), object()  # bools kept apart from 1 and 0, which hash equal
@@ -212,6 +278,15 @@ def _key(s: pd.Series, trailing_dot: bool = False) -> pd.Series:
     return k.str.replace(r"\s*\.$", "", regex=True) if trailing_dot else k
 
 
+_SPACES, _TRAILING_DOT = re.compile(r"\s+"), re.compile(r"\s*\.$")
+
+
+def _key_text(s, trailing_dot: bool = False) -> str:
+    """:func:`_key` of one value (for the spellings of a mapping: no pandas per value)."""
+    k = _SPACES.sub(" ", str(s).strip().casefold()).replace("ё", "е")
+    return _TRAILING_DOT.sub("", k) if trailing_dot else k
+
+
 def _number_as_text(v) -> str:
     if isinstance(v, (bool, np.bool_)):
         return "1" if v else "0"
@@ -236,6 +311,9 @@ def _numeric_patterns(order: str) -> list[tuple[str, str, str]]:
 _ISO = ("iso", rf"(?P<date>(?P<y>[0-9]{{4}})-(?P<m>[0-9]{{1,2}})-(?P<d>[0-9]{{1,2}})){_TIME}", "%Y-%m-%d")
 _WORDS = ("words", rf"«?(?P<d>[0-9]{{1,2}})»?\s*(?P<mon>[а-я]+)\.?\s*(?P<y>[0-9]{{4}}){_YEAR_WORD}", "%d.%m.%Y")
 _SERIAL_TEXT = r"[0-9]{5}"
+#: a character every text of a numeric pattern holds: a text without it skips that pattern's regex
+_SEPARATORS = {"dmy": ".", "mdy": ".", "dmy_short": ".", "mdy_short": ".", "dmy_slash": "/", "mdy_slash": "/",
+               "iso": "-"}
 
 
 def _date_range(min_date, max_date) -> tuple[np.datetime64, np.datetime64]:
@@ -307,11 +385,17 @@ class _DateReader:
         """Parse the values whose shape matches ``regex`` with ``fmt``; return the rest."""
         if not len(text):
             return text
-        parts = text.str.extract(f"^{regex}$")
-        hit = parts["y"].notna().to_numpy()
-        if not hit.any():
+        sep = _SEPARATORS.get(how)  # a plain substring test first: most texts are of another pattern
+        candidates = text.str.contains(sep, regex=False).to_numpy(dtype=bool) if sep else np.ones(len(text), bool)
+        if not candidates.any():
             return text
-        parts = parts[hit]
+        parts = text[candidates].str.extract(f"^{regex}$")
+        matched = parts["y"].notna().to_numpy()
+        if not matched.any():
+            return text
+        hit = np.zeros(len(text), dtype=bool)
+        hit[np.flatnonzero(candidates)[matched]] = True
+        parts = parts[matched]
         date_text, year = parts["date"], parts["y"]
         if short_year:  # two-digit years: 00-69 -> 2000s, 70-99 -> 1900s
             yy = year.astype(int)
@@ -435,7 +519,7 @@ class _Spellings:
             for j, s in enumerate(spelled):
                 s = _number_as_text(s) if isinstance(s, (_numbers.Number, np.bool_)) else str(s)
                 self._add(self.exact, s, (i, "variant" if variants and j else "exact"), code, what)
-                k = _key(pd.Series([s]), trailing_dot).iloc[0]
+                k = _key_text(s, trailing_dot)
                 self._add(self.keys, k, i, code, what)
         self.trailing_dot = trailing_dot
 
@@ -515,9 +599,8 @@ def booleans(values, true_values, false_values, missing_values=MISSING_VALUES) -
     ([True, True, False, <NA>], ['exact', 'stripped', 'exact', None])
     """
     true_values, false_values = _text_spellings(true_values), _text_spellings(false_values)
-    listed = {k for k in _key(pd.Series(true_values + false_values, dtype=object))}
-    missing = [m for m in _text_spellings(missing_values)
-               if _key(pd.Series([m])).iloc[0] not in listed]  # an explicit yes/no wins
+    listed = {_key_text(v) for v in true_values + false_values}
+    missing = [m for m in _text_spellings(missing_values) if _key_text(m) not in listed]  # an explicit yes/no wins
     spellings = _Spellings({True: true_values, False: false_values, None: missing}, False, "booleans",
                            variants=False)
     d = _Distinct(values)
@@ -528,7 +611,7 @@ def booleans(values, true_values, false_values, missing_values=MISSING_VALUES) -
     return d.result(clean, how, reason)
 
 
-def categories(values, spellings: dict) -> Normalised:
+def categories(values, spellings: dict, *, as_category: bool = False) -> Normalised:
     """Read coded values by their listed spellings.
 
     Parameters
@@ -540,6 +623,9 @@ def categories(values, spellings: dict) -> Normalised:
         preferred spelling as given, "variant" for another listed spelling as given,
         "stripped" when only whitespace, case, "ё"/"е" or a trailing dot differ, "cell"
         for a number cell matching a listed number ("3" for 3.0).
+    as_category : bool, default False
+        Give ``clean`` as a pandas Categorical (categories: the codes present, sorted)
+        instead of an object column: the same values, cheaper to copy and compare.
 
     Returns
     -------
@@ -565,7 +651,8 @@ def categories(values, spellings: dict) -> Normalised:
     codes = np.empty(len(table.codes) + 1, dtype=object)
     codes[:-1] = table.codes
     codes[-1] = None
-    clean = d.expand(codes[code], None)  # index -1 is the None slot
+    per_distinct = codes[code]  # index -1 is the None slot
+    clean = d.categorical(per_distinct) if as_category else d.expand(per_distinct, None)
     return d.result(clean, how, reason)
 
 
@@ -707,13 +794,38 @@ def _number_ids(vals: np.ndarray) -> np.ndarray:
     return out
 
 
-def identifiers(values) -> Normalised:
+#: the characters Python's ``\\s`` and ``str.isspace`` call whitespace, but for the space itself
+_OTHER_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+                     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+#: a text that collapsing whitespace would change (for pyarrow's RE2, whose ``\\s`` is ASCII only)
+_UNCOLLAPSED = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in _OTHER_WHITESPACE) + "]|  "
+
+
+def _collapse_whitespace(d: _Distinct) -> pd.Series:
+    """The distinct texts with every run of whitespace as one space (``re.sub(r"\\s+", " ")``).
+
+    For Arrow input pyarrow finds the few texts that have anything to collapse and only
+    those go through Python's ``re``.
+    """
+    if d.arrow_text is None:
+        return d.text.str.replace(r"\s+", " ", regex=True)
+    changes = np.asarray(pc.match_substring_regex(d.arrow_text, _UNCOLLAPSED).to_numpy(zero_copy_only=False),
+                         dtype=bool)
+    text = d.text.copy()
+    if changes.any():
+        text[changes] = text[changes].str.replace(r"\s+", " ", regex=True)
+    return text
+
+
+def identifiers(values, *, as_category: bool = False) -> Normalised:
     """Read identifiers as text: surrounding whitespace stripped, inner whitespace collapsed.
 
     ``how`` is "exact" (unchanged), "stripped" (whitespace changed) or "number" (a number
     cell: 17.0 -> "17"). Empty values are None and not failures: whether an id may be
     missing is the pipeline's decision. Bool cells fail with "not an identifier", date
     cells (Excel turning "2016/1" into a date) with "a date cell, not an identifier".
+    With ``as_category=True`` ``clean`` is a pandas Categorical (sorted categories) of the
+    same values.
 
     Examples
     --------
@@ -727,7 +839,7 @@ def identifiers(values) -> Normalised:
     clean = _empty(n)
     how = _empty(n)
     reason = _empty(n)
-    text = d.text.str.replace(r"\s+", " ", regex=True)
+    text = _collapse_whitespace(d)
     pos = text.index.to_numpy()
     clean[pos] = text.to_numpy()
     how[pos] = np.where(text.to_numpy() == d.values[pos], "exact", "stripped")
@@ -740,4 +852,4 @@ def identifiers(values) -> Normalised:
     reason[d.where("bool")] = _NOT_AN_ID
     reason[d.where("other")] = _NOT_AN_ID
     reason[d.where("datetime")] = _DATE_AS_ID
-    return d.result(d.expand(clean, None), how, reason)
+    return d.result(d.categorical(clean) if as_category else d.expand(clean, None), how, reason)

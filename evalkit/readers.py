@@ -31,6 +31,12 @@ calamine returns a date cell at midnight as ``datetime.date`` but one with a tim
 a date cell holding serial 0, which calamine reports as ``time(0, 0)``) become text. A
 formula without a cached value reads as empty.
 
+Text files read with ``arrow=True`` (as cleaning reads them) are parsed by pyarrow's CSV
+reader into Arrow string columns, with no Python object per cell; a file whose quoting
+is not plain, or that pyarrow does not split into the records the line scan expects
+(a short row, an empty header line), is parsed by pandas as above and then converted,
+so both ways give the same cells (a property test checks it).
+
 Blank lines between the header and the last record are skipped and listed in
 :attr:`RawSheet.blank_lines`; blank lines after the last record are dropped silently
 (spreadsheets often keep formatted empty rows at the end).
@@ -75,12 +81,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from evalkit.errors import DataError
 
 __all__ = ["RawSheet", "list_sheets", "read_sheet", "detect_encoding", "detect_delimiter",
            "WORKBOOK_SUFFIXES", "DELIMITERS"]
 
+#: the dtype of text columns read with ``arrow=True``
+_ARROW_STRING = pd.StringDtype("pyarrow")
 #: files read as workbooks (any other file is read as delimited text)
 WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 #: candidate delimiters of a text file, in order of preference on a tie
@@ -110,7 +119,9 @@ class RawSheet:
     frame : pandas.DataFrame
         Columns named by the header texts (surrounding spaces stripped), dtype object; values
         are ``str``, ``datetime.datetime``, ``int``, ``float``, ``bool`` or None (empty cells
-        and ``""``). The index (named ``line``) is the 1-based line where each row starts.
+        and ``""``). A text file read with ``arrow=True`` has ``string[pyarrow]`` columns
+        instead (the same texts, NA for None). The index (named ``line``) is the 1-based line
+        where each row starts.
     encoding, delimiter : str or None
         Text files only: the encoding and delimiter used (detected or given).
     blank_lines : list of int
@@ -148,7 +159,7 @@ def list_sheets(path) -> list[str]:
 
 
 def read_sheet(path, sheet: str | None = None, header_line: int | None = None,
-               encoding: str | None = None, delimiter: str | None = None) -> RawSheet:
+               encoding: str | None = None, delimiter: str | None = None, *, arrow: bool = False) -> RawSheet:
     """Read one sheet of a workbook, or a delimited text file, as raw cells.
 
     Parameters
@@ -163,6 +174,11 @@ def read_sheet(path, sheet: str | None = None, header_line: int | None = None,
         Text files: the encoding; detected when not given (UTF-8 with BOM, UTF-8, cp1251).
     delimiter : str, optional
         Text files: the delimiter; detected when not given among ``; , tab |``.
+    arrow : bool, default False
+        Text files: give the columns as Arrow-backed strings (``string[pyarrow]``, missing
+        values NA instead of None), parsed by pyarrow's CSV reader when the file's quoting
+        is plain (see :func:`_arrow_columns`), by pandas otherwise. The same cells either
+        way; much faster and smaller for big files. Workbooks ignore it.
 
     Returns
     -------
@@ -185,7 +201,7 @@ def read_sheet(path, sheet: str | None = None, header_line: int | None = None,
     if sheet is not None:
         raise DataError("в текстовом файле нет листов; уберите sheet из evalkit.yaml / a text file has no "
                         "sheets; remove sheet: from evalkit.yaml", file=str(path), sheet=sheet, rule="sheet")
-    return _read_text(path, header_line, encoding, delimiter)
+    return _read_text(path, header_line, encoding, delimiter, arrow)
 
 
 def detect_encoding(data: bytes, path=None) -> str:
@@ -330,13 +346,14 @@ def _convert(grid: np.ndarray, mask: np.ndarray, fn) -> None:
 
 # ----------------------------------------------------------------------------- text files
 
-def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: str | None) -> RawSheet:
+def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: str | None,
+               arrow: bool = False) -> RawSheet:
     data = path.read_bytes()
     if not data.strip():
         raise DataError("файл пуст / the file is empty", file=str(path), rule="empty")
     encoding = encoding or detect_encoding(data, path)
     text = _decode(data, encoding, path)
-    utf8 = text.encode("utf-8")
+    utf8 = _utf8(data, text, encoding)
     line_starts = _line_starts(utf8)
     n_lines = len(line_starts)
     if header_line > n_lines:
@@ -349,6 +366,11 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
         delimiter = detect_delimiter(_probe_records(utf8, line_starts, rec_lines, header_line))
     grid = None
     if _starts_record(rec_lines, header_line):
+        if arrow:
+            columns = _arrow_columns(utf8, line_starts, rec_lines, header_line, delimiter)
+            if columns is not None:
+                frame, blank = _frame_from_arrow(columns, rec_lines[rec_lines >= header_line], path)
+                return RawSheet(path, None, header_line, frame, encoding, delimiter, blank)
         grid = _parse(utf8, line_starts, rec_lines, header_line, delimiter, path)
     if grid is None:  # quote parity and the parser disagree (a stray quote): ask csv, slowly
         rec_lines = _record_lines_csv(text, delimiter)
@@ -363,7 +385,16 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
                             "with the file's lines", file=str(path), rule="csv")
     lines = rec_lines[rec_lines >= header_line]
     frame, blank = _frame_from_grid(grid, lines, path, None, letters=False)
+    if arrow:  # the same cells as Arrow strings, like the pyarrow path gives them
+        frame = frame.astype(_ARROW_STRING)
     return RawSheet(path, None, header_line, frame, encoding, delimiter, blank)
+
+
+def _utf8(data: bytes, text: str, encoding: str) -> bytes:
+    """The file as UTF-8 without a BOM (UTF-8 files as they are: no re-encoding)."""
+    if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+        return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+    return text.encode("utf-8")
 
 
 def _decode(data: bytes, encoding: str, path: Path) -> str:
@@ -413,7 +444,8 @@ def _breaks(b: np.ndarray) -> np.ndarray:
     if len(cr):
         last = cr + 1 >= len(b)
         cr = cr[last | (b[np.minimum(cr + 1, len(b) - 1)] != 10)]
-        return np.sort(np.concatenate([lf, cr]))
+        if len(cr):  # lone CRs (CRLF files have none: no merge needed)
+            return np.sort(np.concatenate([lf, cr]))
     return lf
 
 
@@ -478,6 +510,62 @@ def _parse(utf8: bytes, line_starts, rec_lines, header_line: int, delimiter: str
     return grid
 
 
+def _plain_quotes(b: np.ndarray, delimiter: str) -> bool:
+    """Whether every ``"`` sits next to a delimiter, a line break or another ``"``.
+
+    That is how quotes look in well-formed CSV (a quoted field opens after a delimiter or
+    a line break and closes before one; a quote inside is doubled). A file with any other
+    quote (``5" screen``) is left to pandas, whose reading of stray quotes is the
+    reference; pyarrow's might differ.
+    """
+    quotes = np.flatnonzero(b == 34)
+    if not len(quotes):
+        return True
+    if len(delimiter.encode("utf-8")) != 1:
+        return False
+    edges = np.array([ord(delimiter), 10, 13, 34], dtype=np.uint8)
+    before = np.isin(b[np.maximum(quotes - 1, 0)], edges) | (quotes == 0)
+    after = np.isin(b[np.minimum(quotes + 1, len(b) - 1)], edges) | (quotes == len(b) - 1)
+    return bool((before | after).all())
+
+
+def _arrow_columns(utf8: bytes, line_starts, rec_lines, header_line: int, delimiter: str):
+    """Parse from the header on with pyarrow: one string array per column (header included).
+
+    Returns ``(columns, empty)`` where ``empty`` marks the records that are empty lines
+    (pyarrow skips those; pandas reads them as blank rows), or None when pyarrow is not
+    sure to read the file as pandas does: stray quotes, a record count that disagrees
+    with the scan of line breaks, or a parse error (a short or long row, which pandas
+    pads or reports with its line).
+    """
+    import pyarrow.csv as pv
+
+    b = np.frombuffer(utf8, dtype=np.uint8)
+    if not _plain_quotes(b, delimiter):
+        return None
+    lines = rec_lines[rec_lines >= header_line]
+    first = b[line_starts[lines - 1]]
+    empty = (first == 10) | (first == 13)  # a record that is an empty line (it cannot span lines)
+    if empty[0]:
+        return None  # an empty header line: pandas' path reports it
+    offset = int(line_starts[header_line - 1])
+    header = _record_text(utf8, line_starts, rec_lines, int(np.searchsorted(rec_lines, header_line)))
+    as_text = {f"f{i}": pa.string() for i in range(_field_count(header, delimiter))}  # pyarrow's column names
+    try:
+        table = pv.read_csv(
+            pa.BufferReader(memoryview(utf8)[offset:]),
+            read_options=pv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
+                                          escape_char=False, newlines_in_values=True, ignore_empty_lines=True),
+            convert_options=pv.ConvertOptions(column_types=as_text, strings_can_be_null=True,
+                                              null_values=[""], quoted_strings_can_be_null=True))
+    except (pa.ArrowInvalid, pa.ArrowException):
+        return None
+    if table.num_rows != int((~empty).sum()) or any(t != pa.string() for t in table.schema.types):
+        return None
+    return [table.column(i).combine_chunks() for i in range(table.num_columns)], empty
+
+
 def _parser_error(e: Exception, lines: np.ndarray, path: Path) -> DataError:
     """pandas' tokenizer error as a located DataError (its "line" counts records from the header)."""
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
@@ -530,10 +618,54 @@ def _header_text(v) -> str:
 
 def _frame_from_grid(grid: np.ndarray, lines: np.ndarray, path: Path, sheet, letters: bool):
     """Header row + data rows -> (frame indexed by line, blank lines skipped)."""
-    header_line = int(lines[0])
     names = [_header_text(v) for v in grid[0]]
     data, data_lines = grid[1:], np.asarray(lines[1:], dtype=np.int64)
-    present = _present(data)
+    keep_cols, rows, blank = _layout(names, _present(data), data_lines, int(lines[0]), path, sheet, letters)
+    frame = pd.DataFrame(data[np.ix_(rows, keep_cols)] if len(rows) else np.empty((0, len(keep_cols)), object),
+                         columns=[names[j] for j in keep_cols],
+                         index=pd.Index(data_lines[rows], name="line"), dtype=object)
+    return frame, blank
+
+
+def _frame_from_arrow(parsed, lines: np.ndarray, path: Path):
+    """pyarrow's columns (header row first) -> (frame of Arrow strings indexed by line, blank lines).
+
+    ``parsed`` is what :func:`_arrow_columns` returns; ``lines`` the line of every record
+    from the header on, empty lines included.
+    """
+    columns, empty = parsed
+    names = [_header_text(c[0].as_py()) for c in columns]
+    data = [c.slice(1) for c in columns]
+    data_lines = np.asarray(lines[1:], dtype=np.int64)
+    read = np.flatnonzero(~empty[1:])  # the data records pyarrow read (it skips empty lines)
+    present = np.zeros((len(data_lines), len(columns)), dtype=bool)
+    for j, c in enumerate(data):
+        present[read, j] = _arrow_present(c)
+    keep_cols, rows, blank = _layout(names, present, data_lines, int(lines[0]), path, None, letters=False)
+    arrow_rows = (np.cumsum(~empty[1:]) - 1)[rows]  # each kept record's row among pyarrow's rows
+    every = len(arrow_rows) == len(read)  # no blank row dropped: the columns as they are
+    frame = pd.DataFrame(
+        {names[j]: pd.arrays.ArrowStringArray(data[j] if every else data[j].take(pa.array(arrow_rows)))
+         for j in keep_cols},
+        index=pd.Index(data_lines[rows], name="line"))
+    return frame, blank
+
+
+def _arrow_present(column: pa.Array) -> np.ndarray:
+    """Like :func:`_present` for one Arrow string column: not null and not blank text."""
+    import pyarrow.compute as pc
+
+    blank = pc.fill_null(pc.utf8_is_space(column), True)  # the same whitespace as str.isspace
+    return ~np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _layout(names: list[str], present: np.ndarray, data_lines: np.ndarray, header_line: int, path: Path, sheet,
+            letters: bool):
+    """Check the header against the data; return (kept columns, kept rows, blank lines).
+
+    Columns without a header are dropped (an error when they hold data); rows with no
+    present cell are dropped, and those before the last record are the blank lines.
+    """
     if not any(names):
         raise DataError(f"строка заголовка {header_line} пуста / header line {header_line} is empty",
                         file=str(path), sheet=sheet, row=header_line, rule="header")
@@ -554,11 +686,7 @@ def _frame_from_grid(grid: np.ndarray, lines: np.ndarray, path: Path, sheet, let
     last = np.flatnonzero(row_present)
     end = last[-1] + 1 if len(last) else 0
     blank = data_lines[:end][~row_present[:end]].tolist()
-    rows = np.flatnonzero(row_present)
-    frame = pd.DataFrame(data[np.ix_(rows, keep_cols)] if len(rows) else np.empty((0, len(keep_cols)), object),
-                         columns=[names[j] for j in keep_cols],
-                         index=pd.Index(data_lines[rows], name="line"), dtype=object)
-    return frame, blank
+    return keep_cols, np.flatnonzero(row_present), blank
 
 
 def _check_duplicates(names: list[str], cols: list[int], path: Path, sheet, header_line: int, letters: bool):

@@ -48,6 +48,7 @@ True
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Mapping
 
@@ -353,7 +354,7 @@ def _quietly_validate(schema_or_model, df: pd.DataFrame, lazy: bool = True) -> p
         return schema_or_model.validate(df, lazy=lazy)
 
 
-def table_problems(name: str, df: pd.DataFrame, check_dtypes: bool = True) -> pd.DataFrame:
+def table_problems(name: str, df: pd.DataFrame, check_dtypes: bool = True, check_keys: bool = True) -> pd.DataFrame:
     """Every way a table breaks its schema, one row per problem; never raises for bad data.
 
     Parameters
@@ -366,6 +367,10 @@ def table_problems(name: str, df: pd.DataFrame, check_dtypes: bool = True) -> pd
         False skips pandera's element-wise type check of text columns (it visits every
         value in Python); for callers that build the columns themselves and compare dtypes
         with :func:`empty_table` instead, as cleaning does. Every other rule still applies.
+    check_keys : bool, default True
+        False skips the check of the composite key (:data:`KEYS` of a long table), a sort
+        of millions of rows; for callers that have already removed every duplicate key, as
+        cleaning does (it merges or quarantines them first). Only with ``check_dtypes=False``.
 
     Returns
     -------
@@ -389,6 +394,9 @@ def table_problems(name: str, df: pd.DataFrame, check_dtypes: bool = True) -> pd
             validate_table(name, df, lazy=True)
         else:
             loose = s.update_columns({c: {"dtype": None} for c, col in s.columns.items() if str(col.dtype) == "str"})
+            if not check_keys:
+                loose = copy.deepcopy(loose)
+                loose.unique = None
             _quietly_validate(loose, df)
     except SchemaErrors as err:
         return _from_failure_cases(name, s, err.failure_cases)
@@ -571,7 +579,7 @@ def _problems(table: str, df: pd.DataFrame, mask: np.ndarray, column: str, rule:
     if not m.any():
         return _no_problems()
     n = int(m.sum())
-    sub = {k: pd.Series(np.asarray(v)[m]) for k, v in fields.items()}
+    sub = {k: pd.Series(_flagged(v, m)) for k, v in fields.items()}
     return pd.DataFrame({
         "table": np.full(n, table, dtype=object),
         "row": np.asarray(df.index[m], dtype=object),
@@ -580,6 +588,21 @@ def _problems(table: str, df: pd.DataFrame, mask: np.ndarray, column: str, rule:
         "rule": np.full(n, rule, dtype=object),
         "message": np.asarray(message(sub), dtype=object),
     })
+
+
+def _flagged(values, mask: np.ndarray) -> np.ndarray:
+    """The values at the flagged rows; a categorical column gives objects, None where missing.
+
+    Only the flagged rows are converted: a categorical column of millions of rows is never
+    turned into Python objects as a whole.
+    """
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.Categorical):
+        out = np.asarray(values[mask], dtype=object)
+        out[values.codes[mask] < 0] = None
+        return out
+    return np.asarray(values)[mask]
 
 
 def _day(s: pd.Series, unit: str = "D") -> pd.Series:
@@ -594,6 +617,34 @@ def _text(s: pd.Series) -> pd.Series:
 
 def _dates(s: pd.Series) -> np.ndarray:
     return s.to_numpy(dtype="datetime64[ns]")
+
+
+def _category_positions(ref_keys: pd.Categorical, keys: pd.Categorical) -> np.ndarray:
+    """Like :meth:`_Dataset.positions` for two categorical columns, on their integer codes.
+
+    Only the categories (the distinct keys) are matched by value, and not even they when
+    both columns share one set of categories (as cleaning builds them).
+    """
+    ref_codes = np.asarray(ref_keys.codes, dtype=np.int64)
+    present = np.flatnonzero(ref_codes >= 0)
+    used, first = np.unique(ref_codes[present], return_index=True)  # first row of each code
+    row_of_code = np.full(len(ref_keys.categories) + 1, -1, dtype=np.int64)  # last slot: missing
+    row_of_code[used] = present[first]
+    if ref_keys.categories is keys.categories or ref_keys.categories.equals(keys.categories):
+        mapped = np.asarray(keys.codes, dtype=np.int64)
+    else:
+        to_ref = ref_keys.categories.get_indexer(keys.categories)
+        codes = np.asarray(keys.codes, dtype=np.int64)
+        mapped = np.where(codes >= 0, to_ref[np.maximum(codes, 0)] if len(to_ref) else -1, -1)
+    return row_of_code[mapped]  # -1 (missing or not found) reads the last slot
+
+
+def _differ(a, b) -> np.ndarray:
+    """Elementwise ``a != b`` for arrays or Categoricals (on codes when they share categories)."""
+    if isinstance(a, pd.Categorical) and isinstance(b, pd.Categorical) and (
+            a.categories is b.categories or a.categories.equals(b.categories)):
+        return a.codes != b.codes
+    return np.asarray(a, dtype=object) != np.asarray(b, dtype=object)
 
 
 class _Dataset:
@@ -619,17 +670,25 @@ class _Dataset:
         """Row position in ``ref`` of each row's ``column`` key (the first match), or -1."""
         key = (table, column, ref)
         if key not in self._positions:
-            ref_keys = self.tables[ref][column]
-            first = np.flatnonzero((ref_keys.notna() & ~ref_keys.duplicated()).to_numpy())
-            found = pd.Index(ref_keys.to_numpy()[first]).get_indexer(
-                self.tables[table][column].to_numpy())
-            self._positions[key] = np.where(found >= 0, first[np.maximum(found, 0)], -1) \
-                if len(first) else np.full(len(found), -1)
+            ref_keys, keys = self.tables[ref][column], self.tables[table][column]
+            if isinstance(ref_keys.dtype, pd.CategoricalDtype) and isinstance(keys.dtype, pd.CategoricalDtype):
+                self._positions[key] = _category_positions(ref_keys.array, keys.array)
+            else:
+                first = np.flatnonzero((ref_keys.notna() & ~ref_keys.duplicated()).to_numpy())
+                found = pd.Index(ref_keys.to_numpy()[first]).get_indexer(keys.to_numpy())
+                self._positions[key] = np.where(found >= 0, first[np.maximum(found, 0)], -1) \
+                    if len(first) else np.full(len(found), -1)
         return self._positions[key]
 
-    def take(self, ref: str, column: str, pos: np.ndarray, missing=None) -> np.ndarray:
-        """Values of ``ref[column]`` at row positions ``pos`` (``missing`` where -1)."""
-        values = self.tables[ref][column].to_numpy()
+    def take(self, ref: str, column: str, pos: np.ndarray, missing=None):
+        """Values of ``ref[column]`` at row positions ``pos`` (``missing`` where -1).
+
+        A categorical column gives a Categorical (missing where -1), anything else an array.
+        """
+        column_values = self.tables[ref][column]
+        if isinstance(column_values.dtype, pd.CategoricalDtype):
+            return column_values.array.take(pos, allow_fill=True)
+        values = column_values.to_numpy()
         if not len(values):
             return np.full(len(pos), missing, dtype=values.dtype if missing is _NAT else object)
         return np.where(pos >= 0, values[np.maximum(pos, 0)], missing)
@@ -641,8 +700,8 @@ class _Dataset:
         df = self.tables[table]
         ids = df[column]
         mask = self.positions(table, column, ref) < 0
-        mask[mask] = pd.notna(ids.to_numpy()[mask])  # an empty key is a per-table problem
-        return _problems(table, df, mask, column, rule, {"id": ids.to_numpy()},
+        mask &= ids.notna().to_numpy()  # an empty key is a per-table problem
+        return _problems(table, df, mask, column, rule, {"id": ids},
                          value=lambda f: _text(f["id"]),
                          message=lambda f: f"{column} " + _text(f["id"]) + f" is not in {ref}")
 
@@ -656,9 +715,9 @@ class _Dataset:
         case_pos = self.positions("assessments", "case_id", "cases")
         child_family = self.take("children", "family_id", child_pos)
         case_family = self.take("cases", "family_id", case_pos)
-        mask = (child_pos >= 0) & (case_pos >= 0) & (child_family != case_family)
+        mask = (child_pos >= 0) & (case_pos >= 0) & _differ(child_family, case_family)
         mask[mask] = pd.notna(child_family[mask]) & pd.notna(case_family[mask])
-        fields = {"case": a["case_id"].to_numpy(), "child": a["child_id"].to_numpy(),
+        fields = {"case": a["case_id"], "child": a["child_id"],
                   "case_family": case_family, "child_family": child_family}
         return _problems(
             "assessments", a, mask, "case_id", "assessment_case_matches_family", fields,
@@ -707,7 +766,7 @@ class _Dataset:
         opened = self.take("cases", "opened", pos, _NAT).astype("datetime64[ns]")
         closed = self.take("cases", "closed", pos, _NAT).astype("datetime64[ns]")
         mask = (date < opened) | (date > closed)  # NaT compares False: open cases never end
-        fields = {"date": date, "case": sv["case_id"].to_numpy(), "opened": opened,
+        fields = {"date": date, "case": sv["case_id"], "opened": opened,
                   "closed": closed}
         return _problems(
             "services", sv, mask, "date", "service_within_case", fields,

@@ -177,3 +177,68 @@ def test_quarantine_xlsx_opens_with_a_sheet_per_table(demo_source, tmp_path, cle
     children = book["children"]
     assert {"файл", "лист", "строка", "причины"} <= set(children.columns)
     assert len(children) == (cleaned.quarantine["table"] == "children").sum()
+
+
+# ----------------------------------------------------------------------------- the fast paths agree with pandas
+
+import hmac  # noqa: E402
+
+import numpy as np  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from evalkit import clean as C  # noqa: E402
+from evalkit.pseudonymise import HEX_DIGITS, Pseudonymiser  # noqa: E402
+
+
+@pytest.mark.parametrize("key", [KEY, bytes(16), bytes(range(64)), bytes(range(100))])
+def test_pseudonymiser_is_the_hmac_of_source_and_raw(key):
+    raws = ["СР-00017", "17", " ", "a:b", "ё" * 50]
+    want = [f"f_{hmac.new(key, f'org_a:{r}'.encode(), 'sha256').hexdigest()[:HEX_DIGITS]}" for r in raws]
+    p = Pseudonymiser(key)
+    assert p.pseudonyms(raws, "org_a", "f") == want
+    assert p.pseudonyms(raws, "org_a", "f") == want  # from the cache
+    assert pseudonyms(pd.Series(raws), "org_a", key, "f").tolist() == want
+
+
+_VALS = st.sampled_from(["b", "a", "ж", "A", None, "aa"])
+_DAYS = st.sampled_from([pd.Timestamp("2020-01-02"), pd.Timestamp("2019-05-06"), pd.NaT])
+
+
+def _frame(rows):
+    df = pd.DataFrame(rows, columns=["t", "d", "n", "f", "o"]).astype({"n": "Int64", "f": "float64"})
+    df["d"] = pd.to_datetime(df["d"]).astype("datetime64[ns]")
+    df["t"] = pd.Categorical(df["t"].to_numpy(dtype=object))  # categories sorted, as cleaning builds them
+    return df
+
+
+_ROWS = st.lists(st.tuples(_VALS, _DAYS, st.sampled_from([1, 2, None]), st.sampled_from([0.5, -1.0, np.nan]),
+                           _VALS), max_size=25)
+
+
+@given(_ROWS)
+@settings(max_examples=150, deadline=None)
+def test_property_sorted_is_pandas_stable_sort(rows):
+    df = _frame(rows)
+    keys = ["t", "d", "n", "f", "o"]
+    want = df.astype({"t": object}).sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+    got = C._sorted(df, keys)
+    pd.testing.assert_frame_equal(got.astype({"t": object}), want)
+
+
+@given(_ROWS)
+@settings(max_examples=150, deadline=None)
+def test_property_group_ids_are_pandas_duplicates(rows):
+    df = _frame(rows)
+    for cols in (["t"], ["t", "d"], ["t", "d", "n", "f", "o"], ["o", "f"]):
+        ids = pd.Series(C._group_ids(df, cols))
+        want = df.astype({"t": object}).duplicated(cols, keep=False).to_numpy()
+        assert (ids.duplicated(keep=False).to_numpy() == want).all(), cols
+
+
+def test_concat_by_codes_is_pandas_concat():
+    dtype = pd.CategoricalDtype(pd.Index(["a", "b", "c"], dtype=object))
+    parts = [pd.DataFrame({"t": pd.Categorical.from_codes(c, dtype=dtype), "x": x}, index=i)
+             for c, x, i in (([0, -1], [1.0, 2.0], [5, 7]), ([2], [3.0], [5]))]
+    for keep in (False, True):
+        pd.testing.assert_frame_equal(C._concat(parts, keep_index=keep), pd.concat(parts, ignore_index=not keep))

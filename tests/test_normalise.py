@@ -537,3 +537,53 @@ def test_every_synthetic_date_parses_or_is_a_recorded_defect(demo):
     assert columns == 14  # 7 sheets with dates in each of the two styles
     assert seen_failures >= 10
     assert {"cell", "dmy", "dmy_short", "iso", "words", "serial"} <= hows
+
+
+# ----------------------------------------------------------------------------- Arrow text and categorical output
+
+#: text as exports hold it: dates in every text pattern, numbers, spellings, identifiers, odd whitespace
+TEXT = st.one_of(
+    st.none(), st.text(max_size=10),
+    st.sampled_from(["да", "Да ", "нет", "+", "1", "0", "обычный", "Обычный.", "паллиатив", " ", "?", "",
+                     "12.03.2020", " 5.6.18 ", "2014-10-02", "02/10/2014", "12 марта 2020 г.", "43902",
+                     "31.02.2020", "5 271 254,08", "6000.5", "-1,5", "пять", " СР-00017 ", "a\u00a0 b", "a\tb",
+                     "2016/3", "c\u2009d", "x  y", "\u3000z"]))
+
+
+def _same(a: Normalised, b: Normalised) -> None:
+    pd.testing.assert_series_equal(a.clean.astype(object).where(a.clean.notna(), None),
+                                   b.clean.astype(object).where(b.clean.notna(), None), check_dtype=False)
+    assert a.how.tolist() == b.how.tolist()
+    assert a.reason.tolist() == b.reason.tolist()
+    assert (a.failed == b.failed).all()
+
+
+@given(st.lists(TEXT, max_size=40))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_property_arrow_text_reads_as_object_text(values):
+    obj = pd.Series(values, dtype=object, index=pd.RangeIndex(3, 3 + len(values)), name="c")
+    arrow = obj.astype("string[pyarrow]")
+    for fn in (lambda v: dates(v, max_date="2030-12-31"), lambda v: birth_months(v, max_date="2030-12-31"),
+               numbers, integers, identifiers, lambda v: booleans(v, YES, NO), lambda v: categories(v, SPELL)):
+        _same(fn(arrow), fn(obj))
+    assert dates(arrow, max_date="2030-12-31").clean.dtype == "datetime64[ns]"
+
+
+@given(st.lists(TEXT, max_size=40), st.booleans())
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_property_categorical_output_holds_the_same_values(values, arrow):
+    s = pd.Series(values, dtype=object)
+    s = s.astype("string[pyarrow]") if arrow else s
+    for fn in (identifiers, lambda v, **k: categories(v, SPELL, **k)):
+        plain, cat = fn(s), fn(s, as_category=True)
+        assert isinstance(cat.clean.dtype, pd.CategoricalDtype)
+        _same(cat, plain)
+        categories_ = cat.clean.cat.categories.tolist()
+        assert categories_ == sorted(set(plain.clean.dropna()))  # sorted: the codes sort as the text
+
+
+def test_identifiers_collapse_every_python_whitespace_in_arrow_text():
+    ws = [c for c in map(chr, range(0x3001)) if c.isspace()]
+    values = pd.Series([f" a{c}{c}b " for c in ws] + ["a b", "ab"], dtype="string[pyarrow]")
+    assert identifiers(values).clean.tolist() == ["a b"] * len(ws) + ["a b", "ab"]
+    assert identifiers(values).how.tolist() == ["stripped"] * len(ws) + ["exact", "exact"]

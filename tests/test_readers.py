@@ -391,3 +391,80 @@ def test_reads_every_sheet_of_the_synthetic_exports_with_exact_lines(demo):
         assert np.all(np.diff(raw.frame.index) >= 1)
         assert raw.frame.index[-1] == len(pd.read_csv(demo / "org_b" / f"{name}.csv", sep=";", encoding="cp1251",
                                                       dtype=str)) + 1
+
+
+# ----------------------------------------------------------------------------- the Arrow path (arrow=True)
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+#: cells mixing what exports hold: text, blanks, whitespace-only, quotes, delimiters, line breaks
+_CELLS = st.sampled_from(["", " ", "  ", "\u00a0", "a", "Ж", " b ", "12,5", "a;b", 'x"y', "c\nd", "e\r\nf",
+                          "2020-03-12", "NA", "\t", "ё"])
+
+
+def _csv_text(rows: list[list[str]], delimiter: str) -> str:
+    out = []
+    for row in rows:
+        cells = []
+        for c in row:
+            quote = any(ch in c for ch in (delimiter, '"', "\n", "\r")) or (c == "" and len(row) == 1)
+            cells.append('"' + c.replace('"', '""') + '"' if quote else c)
+        out.append(delimiter.join(cells))
+    return "\r\n".join(out) + "\r\n"
+
+
+def _as_object(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype(object).where(frame.notna(), None)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 4), st.lists(st.lists(_CELLS, min_size=4, max_size=4), max_size=8),
+       st.sampled_from([";", ",", "\t"]), st.sampled_from(["utf-8", "utf-8-sig", "cp1251"]),
+       st.booleans())
+def test_property_arrow_path_reads_the_same_cells_as_pandas(tmp_path_factory, width, rows, delimiter, encoding,
+                                                            blank_lines):
+    header = [f"Поле {i}" for i in range(width)]
+    body = [r[:width] for r in rows]
+    text = _csv_text([header] + body, delimiter)
+    if blank_lines and body:  # an empty line between records, which pandas and pyarrow treat differently
+        text = text.replace("\r\n", "\r\n\r\n", 1)
+    path = tmp_path_factory.mktemp("arrow") / "t.csv"
+    path.write_bytes(text.encode(encoding))
+    try:
+        want = read_sheet(path, delimiter=delimiter, encoding=encoding)
+    except DataError as e:
+        with pytest.raises(DataError) as got:
+            read_sheet(path, delimiter=delimiter, encoding=encoding, arrow=True)
+        assert str(got.value) == str(e)
+        return
+    got = read_sheet(path, delimiter=delimiter, encoding=encoding, arrow=True)
+    assert all(str(t) == "string" for t in got.frame.dtypes)
+    pd.testing.assert_frame_equal(_as_object(got.frame), want.frame)
+    assert got.blank_lines == want.blank_lines
+
+
+def test_arrow_path_leaves_stray_quotes_to_pandas(tmp_path):
+    p = tmp_path / "q.csv"
+    p.write_text('a,b\n5" screen,x\n"ok",y\n', encoding="utf-8")
+    got = read_sheet(p, arrow=True)
+    assert got.frame["a"].tolist() == ['5" screen', "ok"]
+    assert str(got.frame["a"].dtype) == "string"
+
+
+def test_arrow_path_short_rows_are_padded_as_pandas_does(tmp_path):
+    p = tmp_path / "short.csv"
+    p.write_text("a;b;c\n1;2\n3;4;5\n", encoding="utf-8")
+    want, got = read_sheet(p), read_sheet(p, arrow=True)
+    pd.testing.assert_frame_equal(_as_object(got.frame), want.frame)
+
+
+def test_arrow_whitespace_is_pythons():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chars = [chr(i) for i in range(0x3001)] + ["\ufeff", "\u180e", "\u200b"]
+    arrow = pc.utf8_is_space(pa.array(chars)).to_pylist()
+    assert [c for c, a in zip(chars, arrow) if a != c.isspace()] == []
+    stripped = pc.utf8_trim_whitespace(pa.array([f"{c}x{c}" for c in chars])).to_pylist()
+    assert [c for c, s in zip(chars, stripped) if s != f"{c}x{c}".strip()] == []
