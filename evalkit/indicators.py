@@ -211,6 +211,7 @@ class _Context:
     def __init__(self, tables: dict[str, pd.DataFrame], cutoff: pd.Timestamp):
         self.tables, self.cutoff = tables, cutoff
         self._kids = self._fams = None
+        self._supported: dict = {}
 
     @property
     def kids(self) -> pd.DataFrame:
@@ -225,7 +226,10 @@ class _Context:
         return self._fams
 
     def supported(self, years) -> pd.DataFrame:
-        return frames.families_supported(self.tables, years)
+        key = tuple(int(y) for y in years)
+        if key not in self._supported:
+            self._supported[key] = frames.families_supported(self.tables, years)
+        return self._supported[key]
 
 
 def _units(df: pd.DataFrame, year: str, unit_id: str, known, achieved) -> pd.DataFrame:
