@@ -42,12 +42,13 @@ def cli() -> None:
       dictionary  write the data dictionary of the canonical tables
       calibrate   compare the synthetic population with the seeds' figures
       run         execute a study notebook into reports/<run>/ (HTML, results.json)
+      batch       run a plan of studies x parameters on dask (local or a cluster)
       publish     write reports/index.html, the catalogue of every run
       demo        everything the demo needs, end to end
 
     \b
-    Exit codes: 0 done; 1 a study failed while running (the partial notebook is kept
-    in reports/_failed/); 2 a mistake in the command or the input.
+    Exit codes: 0 done; 1 a study (or a run of a batch) failed while running (the
+    partial notebook is kept in reports/_failed/); 2 a mistake in the command or the input.
     """
 
 
@@ -188,6 +189,53 @@ def run_command(study, parameters, dataset, lang, reports_dir, notebooks_dir, sh
                               reports_dir=reports_dir, notebooks_dir=notebooks_dir, show_code=show_code,
                               progress=_progress(quiet))
     click.echo(f"wrote {folder / (report.study_path(study, notebooks_dir).stem + '.html')}")
+
+
+@cli.command("batch")
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="A running dask scheduler whose workers share the project folder "
+                   "(default: a local cluster sized to this machine).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the local cluster (default: the cores, at most 4).")
+@click.option("--force", is_flag=True, help="Run even the runs whose inputs and parameters are unchanged.")
+@_reports_option
+@click.option("--dry-run", is_flag=True, help="List the runs and which would be skipped; run nothing.")
+@click.option("--quiet", is_flag=True, help="No progress messages.")
+def batch_command(plan, scheduler, workers, force, reports_dir, dry_run, quiet):
+    """Run the studies × parameters of PLAN (a YAML file) on dask, then publish the catalogue.
+
+    \b
+    Each run is an `evalkit run` (papermill + the page) in a dask worker. A run whose
+    reports/<run>/run.json records the same fingerprint (notebook, dataset, parameters,
+    language, evalkit version) is skipped unless --force. A failing run does not stop the
+    others: every failure is printed at the end and the exit code is 1. A mistake in the
+    plan exits with 2 before any cluster starts. Plan format: docs/reports.md.
+    """
+    from evalkit import batch, report
+
+    if scheduler and workers:
+        raise UserError("--workers sizes the local cluster; a cluster given by --scheduler has its own workers")
+    spec = batch.read_plan(plan)
+    runs = batch.expand(spec)
+    if dry_run:
+        reports = reports_dir or paths.reports()
+        current = {r.name for r in runs if not force and batch.is_current(r, reports)}
+        for r in runs:
+            what = "skip (unchanged)" if r.name in current else "run"
+            click.echo(f"{what:<17} {r.label:<48} -> {report._shown(Path(reports) / r.name)}")
+        click.echo(f"{len(runs)} runs: {len(runs) - len(current)} to run, {len(current)} unchanged (skipped)")
+        return
+    result = batch.run_batch(spec, scheduler=scheduler, workers=workers, force=force, reports_dir=reports_dir,
+                             progress=_progress(quiet))
+    for row in result.failures:
+        click.echo(f"evalkit: run {row['run']} failed / запуск не выполнен:\n  {row['error'].strip()}", err=True)
+    click.echo(f"batch: {result.count('ran')} ran, {result.count('skipped')} unchanged (skipped), "
+               f"{result.count('failed')} failed in {result.seconds:.1f} s; wrote {report._shown(result.index)}")
+    if result.failures:
+        raise batch.BatchFailed(f"{len(result.failures)} of {len(result.rows)} runs failed / запусков не выполнено: "
+                                + ", ".join(r["run"] for r in result.failures)
+                                + "; partial notebooks in reports/_failed/ (error.txt beside each)")
 
 
 @cli.command()

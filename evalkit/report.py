@@ -493,7 +493,8 @@ def _dataset_argument(dataset) -> str:
 
 def run_study(study: str, *, dataset="demo", lang: str = "ru", parameters: dict | None = None,
               reports_dir: str | Path | None = None, notebooks_dir: str | Path | None = None,
-              show_code: bool = False, timeout: int | None = None, progress=None) -> Path:
+              show_code: bool = False, timeout: int | None = None, progress=None,
+              fingerprint: str | None = None) -> Path:
     """Execute a study notebook on a dataset and publish its page; returns the run folder.
 
     Everything the user could have mistyped is checked before a kernel starts (study,
@@ -519,6 +520,9 @@ def run_study(study: str, *, dataset="demo", lang: str = "ru", parameters: dict 
         Seconds a single cell may run (default: no limit).
     progress : callable, optional
         Called with a message at each step.
+    fingerprint : str, optional
+        Recorded as ``fingerprint`` in run.json (``evalkit batch`` passes the run's inputs'
+        fingerprint, by which a later batch skips an unchanged run; see :mod:`evalkit.batch`).
     """
     say = progress or (lambda msg: None)
     if lang not in LANGS:
@@ -533,14 +537,16 @@ def run_study(study: str, *, dataset="demo", lang: str = "ru", parameters: dict 
     params.update(extra)
     run = run_name(study, lang, dataset, extra, defaults)
     reports = Path(reports_dir) if reports_dir else paths.reports()
-    fingerprint = dataset_fingerprint(manifest)
+    data_fingerprint = dataset_fingerprint(manifest)
     info = {"run": run, "study": study, "title": _titles(nb_path), "lang": lang, "parameters": params,
             "defaults": defaults, "show_code": show_code, "html": f"{study}.html", "notebook": f"{study}.ipynb",
             "dataset": {"name": Path(str(dataset)).name, "path": str(dataset_path(dataset).absolute()),
-                        "fingerprint": fingerprint, "fingerprint_short": fingerprint[:12],
+                        "fingerprint": data_fingerprint, "fingerprint_short": data_fingerprint[:12],
                         "created_utc": manifest.get("created_utc"), "evalkit_version": manifest.get("evalkit_version"),
                         "rows": {t: i.get("rows") for t, i in manifest.get("tables", {}).items()}},
             "versions": versions(), "kernel": sys.executable}
+    if fingerprint is not None:
+        info["fingerprint"] = str(fingerprint)
     staging = _stage(reports, run)
     executed, results = staging / info["notebook"], staging / "results.json"
     started = time.time()
