@@ -2,7 +2,6 @@
 `python benchmarks/scale_analyses.py 410000` (≈ 1 million children; 41000 ≈ 100k). Prints each step's seconds
 and the peak memory so far, then the Cox hazard ratios (true: docs/synthetic.md)."""
 import resource, sys, time
-import numpy as np, pandas as pd
 t0 = time.perf_counter()
 def say(msg):
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
