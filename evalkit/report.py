@@ -581,17 +581,21 @@ def run_study(study: str, *, dataset="demo", lang: str = "ru", parameters: dict 
 
 
 def run_all(dataset="demo", *, langs=LANGS, reports_dir=None, notebooks_dir=None, show_code: bool = False,
-            progress=None) -> tuple[list[Path], list[StudyFailed]]:
+            progress=None, parameters: dict | None = None) -> tuple[list[Path], list[StudyFailed]]:
     """Every study in ``notebooks/`` in every language; returns the runs made and the failures.
 
-    A failing study does not stop the others (the demo publishes what did run).
+    ``parameters`` maps a study to extra parameters for its runs (``{"10_indicators":
+    {"reported": "..."}}``). A failing study does not stop the others (the demo publishes what
+    did run).
     """
     done, failed = [], []
+    parameters = parameters or {}
     for study in studies(notebooks_dir):
         for lang in langs:
             try:
                 done.append(run_study(study, dataset=dataset, lang=lang, reports_dir=reports_dir,
-                                      notebooks_dir=notebooks_dir, show_code=show_code, progress=progress))
+                                      notebooks_dir=notebooks_dir, show_code=show_code, progress=progress,
+                                      parameters=parameters.get(study)))
             except StudyFailed as exc:
                 failed.append(exc)
     return done, failed

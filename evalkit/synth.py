@@ -40,7 +40,7 @@ from evalkit.synth_exports import write_exports
 from evalkit.synth_model import SynthConfig, simulate
 from evalkit.synth_truth import personal_data, true_parameters, truth_tables
 
-__all__ = ["synthesize", "read_truth", "read_truth_tables", "read_defects"]
+__all__ = ["synthesize", "read_truth", "read_truth_tables", "read_defects", "write_reported_example"]
 
 log = logging.getLogger("evalkit")
 
@@ -145,3 +145,56 @@ def read_defects(source: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The injected defects and the truth rows a correct cleaning cannot deliver."""
     folder = truth_dir(Path(source))
     return pd.read_parquet(folder / "defects.parquet"), pd.read_parquet(folder / "expected_lost.parquet")
+
+
+def write_reported_example(source: Path, path: Path | None = None) -> Path:
+    """The demo organisations' "annual report": the figures they printed, with the seeds' kinds of slip.
+
+    Computed from the generator's clean tables (what the organisations' own records say), in the
+    format of :func:`evalkit.indicators.reconcile`, then three slips are made, each of a kind the
+    seeds contain: a percentage that its own numerator and denominator cannot give (seed 000 printed
+    47.5% for 17/36), a numerator one family too high (a count made by hand), and a cost per family
+    that is not expenses / families (seed 003 printed 479,202.19 for 5,271,254.08 / 11). The
+    ``10_indicators`` study run by ``evalkit demo`` reconciles the cleaned data against this file;
+    it is the demo's stand-in for a real report, written beside the raw exports
+    (``data_raw/demo/reported.yaml``).
+    """
+    import yaml
+
+    from evalkit import indicators
+
+    source = Path(source)
+    tables = read_truth_tables(source)
+    table = indicators.compute(tables)
+    s = table.summary[(table.summary["org"] == indicators.ALL_ORGS) & ~table.summary["dq"]
+                      & (table.summary["denominator"] > 0)]
+    years = sorted(s["year"].unique())
+    reported: dict = {"org": indicators.ALL_ORGS, "indicators": {}}
+    for ind in ("002-1a", "002-1b", "000-1"):
+        rows = s[s["indicator"] == ind].sort_values("year")
+        unit = indicators.indicator(ind).unit
+        cells = {}
+        for i, r in enumerate(rows.itertuples()):
+            num = int(r.numerator)
+            if ind == "002-1a" and i == len(rows) - 1:
+                num += 1                                                    # a count made by hand
+            cells[int(r.year)] = indicators.format_count_of(num, int(r.denominator), unit, "ru")
+        if ind == "000-1" and len(rows):
+            r = rows.iloc[0]
+            # a percentage its own numerator and denominator cannot give
+            cells[int(r["year"])] = {"numerator": int(r["numerator"]), "denominator": int(r["denominator"]),
+                                     "percent": round(float(100 * r["share"]) + 0.3, 1)}
+        reported["indicators"][ind] = cells
+    costs = indicators.cost_per_result(table, tables["costs"])
+    last = costs[(costs["org"] == indicators.ALL_ORGS) & (costs["year"] == years[-1])] if years else costs.iloc[:0]
+    if len(last) and last.iloc[0]["families"] > 0:
+        c = last.iloc[0]
+        reported["costs"] = {"per_family": {int(c["year"]): {
+            "value": round(float(c["per_family"]) - 2.73, 2), "expenses": round(float(c["expenses"]), 2),
+            "results": int(c["families"])}}}
+    path = Path(path) if path else source / "reported.yaml"
+    text = ("# The demo organisations' annual report as printed (synthetic), with three deliberate slips;\n"
+            "# `evalkit run 10_indicators -p reported=<this file>` reconciles the data against it.\n"
+            + yaml.safe_dump(reported, allow_unicode=True, sort_keys=False))
+    path.write_text(text, encoding="utf-8")
+    return path

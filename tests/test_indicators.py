@@ -378,3 +378,23 @@ def test_indicator_docs_are_current():
     doc = Path(__file__).resolve().parent.parent / "docs" / "indicators.md"
     assert doc.read_text(encoding="utf-8") == indicators.render_definitions(), \
         "docs/indicators.md is stale: regenerate it (see evalkit.indicators.render_definitions)"
+
+
+def test_demo_report_example_has_exactly_the_three_slips(demo_source, tmp_path):
+    """evalkit demo writes the organisations' 'printed' figures with three deliberate slips; reconciled
+    against the records they came from (the generator's clean tables), exactly those are found."""
+    from evalkit.synth import read_truth_tables, write_reported_example
+
+    path = write_reported_example(demo_source, tmp_path / "reported.yaml")
+    tables = read_truth_tables(demo_source)
+    table = indicators.compute(tables)
+    r = indicators.reconcile(table, path, costs=tables["costs"])
+    last = max(table.summary["year"])
+    slips = r[r["status"] == "internal slip"]
+    assert set(slips["indicator"]) == {"000-1", "cost"}
+    wrong = r[r["status"] == "mismatch"]
+    assert set(zip(wrong["indicator"], wrong["field"])) <= {("002-1a", "numerator"), ("002-1a", "percent"),
+                                                            ("000-1", "percent"), ("cost", "per_family")}
+    hand = wrong[(wrong["indicator"] == "002-1a") & (wrong["field"] == "numerator")].iloc[0]
+    assert hand["year"] == last and hand["reported"] == hand["recomputed"] + 1
+    assert (r[~r["indicator"].isin(["000-1", "cost"]) & (r["indicator"] != "002-1a")]["status"] == "ok").all()
