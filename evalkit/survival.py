@@ -151,7 +151,8 @@ class KMResult:
             ax.axvline(h, color="grey", lw=0.5, ls=":")
         ax.spines[["top", "right"]].set_visible(False)
         if at_risk:
-            ticks = [t for t in (0, 6, 12, 24, 36, 48, 60) if not horizon or t <= horizon]
+            # yearly ticks: six-digit counts at 0, 6 and 12 months would overlap (6 months is in the summary table)
+            ticks = [t for t in (0, 12, 24, 36, 48, 60) if not horizon or t <= horizon]
             ax.set_xticks(ticks)
             add_at_risk_counts(*self.fitters.values(), ax=ax, rows_to_show=["At risk", "Events", "Censored"],
                                labels=[self.group_labels.get(g, g) for g in self.fitters], xticks=ticks)
