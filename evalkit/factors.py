@@ -111,8 +111,6 @@ REFERENCE = {"household": "two_parents", "housing_at_intake": "own", "case_type"
              "rights_status_at_intake": "none", "sex": "female"}
 #: the level of a factor that was not recorded
 MISSING = "(missing)"
-_VOCABULARY_OF = {"household": "household", "housing_at_intake": "housing", "rights_status_at_intake": "rights_status",
-                  "case_type": "case_type", "sex": "sex"}
 _Z = stats.norm.ppf(0.975)
 #: events per variable below which estimates are unreliable (Peduzzi et al. 1996)
 EPV_MIN = 10
@@ -200,15 +198,7 @@ def _level_text(factor: str, level, lang: str) -> str:
     w = _W[lang]
     if isinstance(level, str) and level == MISSING:
         return w["missing"]
-    if isinstance(level, (bool, np.bool_)):
-        return w["yes"] if level else w["no"]
-    vocab = _VOCABULARY_OF.get(factor)
-    if vocab:
-        try:
-            return labels.label(vocab, level, lang)
-        except KeyError:
-            return str(level)
-    return str(level)
+    return labels.value_label(factor, level, lang)
 
 
 def _factor_text(factor: str, lang: str) -> str:
@@ -477,7 +467,7 @@ def _tally(d: pd.DataFrame, factor: str, y: np.ndarray) -> tuple[list, np.ndarra
     if _is_bool(s):
         levels = [v for v in (True, False) if v in present]
     else:
-        vocab = _VOCABULARY_OF.get(factor)
+        vocab = labels.FIELD_VOCABULARY.get(factor)
         order = labels.codes(vocab) if vocab else []
         levels = [c for c in order if c in present] + sorted((c for c in present if c not in order), key=str)
     masks = [(vals == lev) & ~isna for lev in levels]

@@ -33,6 +33,8 @@ __all__ = [
     "label",
     "labels_for",
     "field_label",
+    "FIELD_VOCABULARY",
+    "value_label",
 ]
 
 LANGS = ("ru", "en")
@@ -257,3 +259,32 @@ def field_label(field: str, lang: str = "ru") -> str:
     except KeyError:
         raise KeyError(f"no label for field {field!r}") from None
     return ru if lang == "ru" else en
+
+
+#: Canonical columns whose values are codes of a vocabulary (column -> vocabulary), for
+#: labelling a value when only its column is known (model terms, group labels).
+FIELD_VOCABULARY: dict[str, str] = {
+    "household": "household", "housing_at_intake": "housing", "rights_status_at_intake": "rights_status",
+    "sex": "sex", "support": "support", "case_type": "case_type", "closure": "closure",
+    "timepoint": "timepoint", "instrument": "instrument", "domain": "domain", "score": "level",
+    "event": "event", "source": "source", "service": "service",
+}
+
+
+def value_label(field: str, value, lang: str = "ru") -> str:
+    """How one value of a canonical column reads in a report: yes/no for booleans, the vocabulary
+    label for coded columns, the value itself otherwise (also for a code the vocabulary lacks).
+
+    >>> value_label("housing_at_intake", "none", "en"), value_label("prior_removal", True)
+    ('no housing', 'да')
+    """
+    _check_lang(lang)
+    if type(value).__name__ in ("bool", "bool_"):  # Python or numpy booleans, without importing numpy
+        return {"ru": ("да", "нет"), "en": ("yes", "no")}[lang][0 if value else 1]
+    vocabulary = FIELD_VOCABULARY.get(field)
+    if vocabulary:
+        try:
+            return label(vocabulary, value, lang)
+        except KeyError:
+            pass
+    return str(value)

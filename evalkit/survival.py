@@ -417,28 +417,15 @@ def cohort_table(frame: pd.DataFrame, cutoff, months=(6, 12, 24, 36), by: str = 
 
 # ----------------------------------------------------------------------------- Cox regression
 
-_VOCABULARY_OF = {"household": "household", "housing_at_intake": "housing",
-                  "rights_status_at_intake": "rights_status", "case_type": "case_type", "sex": "sex"}
-
-
 def _short_level(column: str, level, lang: str) -> str:
     """A group's label under its column's title: да/нет for yes/no factors, the vocabulary label otherwise."""
-    if isinstance(level, (bool, np.bool_)):
-        return {"ru": ("да", "нет"), "en": ("yes", "no")}[lang][0 if level else 1]
-    return _level_label(column, level, lang)
+    return labels.value_label(column, level, lang)
 
 
 def _level_label(column: str, level, lang: str) -> str:
     if isinstance(level, (bool, np.bool_)):
-        yes_no = {"ru": ("да", "нет"), "en": ("yes", "no")}[lang]
-        return f"{labels.field_label(column, lang)}: {yes_no[0] if level else yes_no[1]}"
-    vocab = _VOCABULARY_OF.get(column)
-    if vocab:
-        try:
-            return labels.label(vocab, level, lang)
-        except Exception:  # noqa: BLE001 - an unknown code is shown as it is
-            return str(level)
-    return str(level)
+        return f"{labels.field_label(column, lang)}: {labels.value_label(column, level, lang)}"
+    return labels.value_label(column, level, lang)
 
 
 def term_label(term: str, lang: str = "ru") -> str:

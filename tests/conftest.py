@@ -53,7 +53,13 @@ def demo_reports(demo_dataset, tmp_path_factory):
     reports = tmp_path_factory.mktemp("reports")
     runs, failures = report.run_all(demo_dataset, reports_dir=reports)
     report.publish(reports)
-    return SimpleNamespace(path=reports, runs=runs, failures=failures)
+
+    def run(study: str, lang: str):
+        """The run folder of ``study`` in ``lang`` (failing with the studies' errors when it is missing)."""
+        folder = reports / f"{study}-{lang}-demo"
+        assert folder.is_dir(), "\n".join(str(f) for f in failures)
+        return folder
+    return SimpleNamespace(path=reports, runs=runs, failures=failures, run=run)
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,7 @@ def _executed(run_dir, study):
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_data_quality_notebook_runs_on_the_demo(demo_reports, lang):
-    run = demo_reports.path / f"00_data_quality-{lang}-demo"
-    assert run.is_dir(), "\n".join(str(f) for f in demo_reports.failures)
+    run = demo_reports.run("00_data_quality", lang)
     outputs = _executed(run, "00_data_quality")
     assert not [o for o in outputs if o.get("output_type") == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
@@ -35,7 +34,7 @@ def test_data_quality_notebook_runs_on_the_demo(demo_reports, lang):
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_data_quality_records_its_headline_numbers(demo_reports, demo_dataset, lang):
-    results = report.read_results(demo_reports.path / f"00_data_quality-{lang}-demo")
+    results = report.read_results(demo_reports.run("00_data_quality", lang))
     cons = quality.conservation(demo_dataset)
     assert {k: results[k]["value"] for k in ("rows_read", "rows_kept", "rows_merged", "rows_quarantined")} == {
         "rows_read": int(cons["read"].sum()), "rows_kept": int(cons["kept"].sum()),

@@ -20,8 +20,7 @@ UNIT = {"ru": "family", "en": "child"}
 def runs(demo_dataset, demo_reports, tmp_path_factory):
     """Russian: the session's demo run (conftest.py; default parameters: families, publish=True);
     English: a run of its own for children."""
-    ru = demo_reports.path / "40_factors-ru-demo"
-    assert ru.is_dir(), "\n".join(str(f) for f in demo_reports.failures)
+    ru = demo_reports.run("40_factors", "ru")
     en = report.run_study("40_factors", dataset=demo_dataset, lang="en", reports_dir=tmp_path_factory.mktemp("reports"),
                           parameters={"imputations": IMPUTATIONS, "unit": UNIT["en"]})
     return {"ru": ru, "en": en}

@@ -16,9 +16,7 @@ from evalkit.dataset import read_dataset
 def runs(demo_reports):
     """The session's demo runs (conftest.py: every study, both languages, default parameters —
     publish=True, so small counts are hidden)."""
-    out = {lang: demo_reports.path / f"20_longitudinal-{lang}-demo" for lang in ("ru", "en")}
-    assert all(p.is_dir() for p in out.values()), "\n".join(str(f) for f in demo_reports.failures)
-    return out
+    return {lang: demo_reports.run("20_longitudinal", lang) for lang in ("ru", "en")}
 
 
 @pytest.fixture(scope="module")
