@@ -37,16 +37,16 @@ REPEATS = 3
 STUDY = "10_indicators"
 
 
-def _dataset(folder: Path) -> Path:
+def _dataset(folder: Path, families: int = 400, name: str = "demo") -> Path:
     from evalkit.clean import clean_sources
     from evalkit.dataset import write_dataset
     from evalkit.synth import synthesize
     from evalkit.synth_model import demo_config
 
-    raw = folder / "raw"
-    synthesize(raw, demo_config(families=400, seed=2026), truth_mc_families=0)
+    raw = folder / f"raw_{name}"
+    synthesize(raw, demo_config(families=families, seed=2026), truth_mc_families=0)
     result = clean_sources([raw / "org_a", raw / "org_b"], bytes(range(32)))
-    return write_dataset(result, folder / "clean" / "demo")
+    return write_dataset(result, folder / "clean" / name)
 
 
 # what the kernel does with a cell's outputs and a script does not: every displayed object formatted
@@ -86,7 +86,8 @@ _CPU = """
 import json as _json, resource as _resource
 _self, _children = _resource.getrusage(_resource.RUSAGE_SELF), _resource.getrusage(_resource.RUSAGE_CHILDREN)
 with open({path!r}, "w") as _f:
-    _json.dump({{"self": _self.ru_utime + _self.ru_stime, "children": _children.ru_utime + _children.ru_stime}}, _f)
+    _json.dump({{"self": _self.ru_utime + _self.ru_stime, "children": _children.ru_utime + _children.ru_stime,
+                "children_peak_mb": _children.ru_maxrss / 1024}}, _f)
 """
 
 
@@ -95,7 +96,7 @@ def _with_cpu(measure, code: str, path: Path) -> dict:
     waited for (workers, kernels): the work done, whatever the other jobs on the machine."""
     result = measure(code + "\n" + _CPU.format(path=str(path)))
     cpu = json.loads(path.read_text())
-    return {**result, "cpu_seconds": cpu["self"] + cpu["children"]}
+    return {**result, "cpu_seconds": cpu["self"] + cpu["children"], "children_peak_mb": cpu["children_peak_mb"]}
 
 
 def _load() -> str:
@@ -107,35 +108,49 @@ def _median(runs: list[dict]) -> dict:
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
 
 
+def _run_case(measure, tmp: Path, notebook: Path, label: str, dataset: Path):
+    """``evalkit run`` of :data:`STUDY` on ``dataset`` against its code as a plain script."""
+    load = _load()
+    reports = tmp / f"reports_run_{dataset.name}"
+    study_code = (f"from evalkit import report\nreport.run_study({STUDY!r}, dataset={str(dataset)!r}, lang='ru', "
+                  f"reports_dir={str(reports)!r})")
+    agg = "import os\nos.environ['MPLBACKEND'] = 'Agg'\n"  # a script shows no figures
+    params = {"dataset": str(dataset), "lang": "ru"}
+    script, script_outputs = agg + _plain_script(notebook, params), agg + _plain_script(notebook, params, True)
+    studies, floors, outputs = [], [], []
+    for i in range(REPEATS):
+        floors.append(measure(script))
+        outputs.append(measure(script_outputs))
+        studies.append(_with_cpu(measure, study_code, tmp / f"cpu_run_{i}.json"))
+    m, f, o = _median(studies), _median(floors), _median(outputs)
+    kernel_peak = max(r["children_peak_mb"] for r in studies)
+    secs = lambda runs: [round(r["seconds"], 2) for r in runs]  # noqa: E731
+    print(f"   ({label}; load average 1/5/15 min before: {load}, after: {_load()}; medians of {REPEATS}: study "
+          f"{secs(studies)}, script {secs(floors)}, script rendering its outputs {secs(outputs)}; "
+          f"kernel peak {kernel_peak:.0f} MB)", flush=True)
+    yield {"case": f"run: {STUDY} ({label}) vs plain script", "seconds": m["seconds"],
+           "floor_seconds": f["seconds"], "ratio": m["seconds"] / f["seconds"], "peak_rss_mb": m["peak_rss_mb"],
+           "kernel_peak_rss_mb": kernel_peak, "floor_peak_rss_mb": f["peak_rss_mb"], "target": "<= 1.3",
+           "load_before": load, "load_after": _load()}
+    yield {"case": f"run: same vs script rendering its outputs", "seconds": m["seconds"],
+           "floor_seconds": o["seconds"], "ratio": m["seconds"] / o["seconds"], "peak_rss_mb": m["peak_rss_mb"],
+           "floor_peak_rss_mb": o["peak_rss_mb"], "target": "(explains the first)", "load_before": load,
+           "load_after": _load()}
+
+
 def run(args, measure):
     tmp = Path(tempfile.mkdtemp(prefix="bench_batch_"))
     try:
         dataset = _dataset(tmp)
         notebook = ROOT / "notebooks" / f"{STUDY}.ipynb"
 
-        # (a) one study through evalkit run vs its code as a plain script
-        load = _load()
-        study_code = (f"from evalkit import report\nreport.run_study({STUDY!r}, dataset={str(dataset)!r}, lang='ru', "
-                      f"reports_dir={str(tmp / 'reports_run')!r})")
-        agg = "import os\nos.environ['MPLBACKEND'] = 'Agg'\n"  # a script shows no figures
-        params = {"dataset": str(dataset), "lang": "ru"}
-        script, script_outputs = agg + _plain_script(notebook, params), agg + _plain_script(notebook, params, True)
-        studies, floors, outputs = [], [], []
-        for _ in range(REPEATS):
-            floors.append(measure(script))
-            outputs.append(measure(script_outputs))
-            studies.append(measure(study_code))
-        m, f, o = _median(studies), _median(floors), _median(outputs)
-        secs = lambda runs: [round(r["seconds"], 2) for r in runs]  # noqa: E731
-        print(f"   (load average 1/5/15 min before: {load}, after: {_load()}; medians of {REPEATS}: study "
-              f"{secs(studies)}, script {secs(floors)}, script rendering its outputs {secs(outputs)})", flush=True)
-        yield {"case": f"run: {STUDY} via run_study vs plain script", "seconds": m["seconds"],
-               "floor_seconds": f["seconds"], "ratio": m["seconds"] / f["seconds"], "peak_rss_mb": m["peak_rss_mb"],
-               "floor_peak_rss_mb": f["peak_rss_mb"], "target": "<= 1.3", "load_before": load, "load_after": _load()}
-        yield {"case": "run: same vs script rendering its outputs", "seconds": m["seconds"],
-               "floor_seconds": o["seconds"], "ratio": m["seconds"] / o["seconds"], "peak_rss_mb": m["peak_rss_mb"],
-               "floor_peak_rss_mb": o["peak_rss_mb"], "target": "(explains the first)", "load_before": load,
-               "load_after": _load()}
+        # (a) one study through evalkit run vs its code as a plain script, on the demo's size and
+        # on a regional register (the fixed cost of a kernel run is the same; the work grows)
+        sizes = [("demo", 400, dataset)]
+        families = 100_000 if args.full else 10_000
+        sizes.append((f"{families:,} families", families, _dataset(tmp, families, f"f{families}")))
+        for label, _, data in sizes:
+            yield from _run_case(measure, tmp, notebook, label, data)
 
         # (b) 8 runs on a 2-worker LocalCluster vs the same 8 runs one after another
         plan = tmp / "plan.yaml"

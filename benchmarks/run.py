@@ -25,8 +25,11 @@ _PROBE = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 exec(compile(sys.argv[1], "<benchmark>", "exec"))
-print(json.dumps({"seconds": time.perf_counter() - t0,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and exec, so a probe started by a
+# benchmark that holds a big register would report the benchmark's size, not its own
+_hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+_peak = int(_hwm[0].split()[1]) / 1024 if _hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": time.perf_counter() - t0, "peak_rss_mb": _peak}))
 """
 
 

@@ -21,12 +21,14 @@ defaults, the language and evalkit's version. It is written into the run's ``run
 a later batch skips a run whose folder holds the same fingerprint (unless ``force``).
 
 The runs are executed by :func:`evalkit.report.run_study` in dask workers: a
-``LocalCluster`` of worker processes (one thread each) sized to the machine, or the workers
-of an existing scheduler (``scheduler="tcp://host:port"``), which must see the project,
+``LocalCluster`` of workers sized to the machine, or the workers of an existing scheduler (``scheduler="tcp://host:port"``), which must see the project,
 dataset and reports folders at the same paths. A failing run does not stop the others; the
 catalogue (``reports/index.html``) is published at the end with every successful run.
-The local workers are spawned processes: a script calling :func:`run_batch` must do so under
-``if __name__ == "__main__":``.
+The local workers are threads of the calling process: every run executes in a kernel process of
+its own (papermill), so a worker only waits for its kernel and renders the page, and worker
+processes would add interpreters to start without adding isolation the kernels do not already
+give (measured in docs/performance.md). Runs are started longest first, by the seconds their
+previous run took (runs never run before first), so a long study does not finish alone at the end.
 
 Examples
 --------
@@ -399,6 +401,15 @@ def is_current(run: Run, reports_dir: str | Path) -> bool:
     return info.get("fingerprint") == run.fingerprint and (folder / str(info.get("html", ""))).is_file()
 
 
+def previous_seconds(run: Run, reports_dir: str | Path) -> float | None:
+    """How long the published run of the same name took (its run.json), if there is one."""
+    try:
+        info = json.loads((Path(reports_dir) / run.name / "run.json").read_text(encoding="utf-8"))
+        return float(info["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 # -- in a worker ------------------------------------------------------------------------------
 
 def run_one(run: Run, reports_dir: str, home: str, timeout: int | None = None) -> dict:
@@ -412,8 +423,13 @@ def run_one(run: Run, reports_dir: str, home: str, timeout: int | None = None) -
 
     os.environ["EVALKIT_HOME"] = home
     started = time.perf_counter()
-    row = {"run": run.name, "status": "ran", "folder": None, "error": None,
-           "worker": f"{platform.node()}:{os.getpid()}"}
+    try:
+        from distributed import get_worker
+
+        worker = get_worker().address
+    except (ImportError, ValueError):  # called outside a worker
+        worker = f"{platform.node()}:{os.getpid()}"
+    row = {"run": run.name, "status": "ran", "folder": None, "error": None, "worker": worker}
     try:
         folder = report.run_study(run.study, dataset=run.dataset, lang=run.lang, parameters=dict(run.parameters),
                                   reports_dir=reports_dir, notebooks_dir=run.notebooks_dir, timeout=timeout,
@@ -477,7 +493,7 @@ def default_workers() -> int:
 
 
 def _connect(scheduler: str | None, workers: int | None, n_runs: int, say):
-    """A (client, cluster) pair: a LocalCluster of worker processes, or a client of an existing scheduler."""
+    """A (client, cluster) pair: a LocalCluster (workers in threads), or a client of an existing scheduler."""
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -494,10 +510,11 @@ def _connect(scheduler: str | None, workers: int | None, n_runs: int, say):
         say(f"connected to {scheduler}: {len(client.nthreads())} workers")
         return client, None
     n = min(workers or default_workers(), n_runs)
-    say(f"starting a local dask cluster: {n} worker processes, 1 thread each")
+    say(f"starting a local dask cluster: {n} workers")
     # dashboard on a free port (never a fixed 8787 another cluster may hold); workers' logs silenced:
     # what a run did is in its row, and a worker's complaints while the cluster closes are noise
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+    # threads, not processes: each run's work is in its own kernel process (see the module's docstring)
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=False,
                            dashboard_address=":0", silence_logs=logging.CRITICAL)
     try:
         client = Client(cluster, set_as_default=False)
@@ -536,7 +553,7 @@ def run_batch(plan: Plan | str | Path, *, scheduler: str | None = None, workers:
         ``tcp://host:port`` of a running dask scheduler whose workers see this project's
         folders at the same paths; default: a LocalCluster started (and closed) here.
     workers : int, optional
-        Worker processes of the LocalCluster (default :func:`default_workers`; never more
+        Workers of the LocalCluster (default :func:`default_workers`; never more
         than the runs to do).
     force : bool
         Run even the runs whose run folder holds the same fingerprint.
@@ -599,9 +616,13 @@ def _submit(plan, todo, rows, reports, scheduler, workers, say, home, needed) ->
     try:
         _check_workers(client, needed)
         where = f"{scheduler or 'LocalCluster'} ({len(client.nthreads())} workers)"
-        for run in todo:
+        took = {run.name: previous_seconds(run, reports) for run in todo}
+        # longest first (never run before: first of all), in submission order and in priority, so
+        # an idle worker takes the first one submitted and the scheduler agrees on the rest
+        ranked = sorted(todo, key=lambda r: (took[r.name] is not None, -(took[r.name] or 0.0)))
+        for rank, run in enumerate(ranked):
             future = client.submit(run_one, run, str(reports), home, plan.timeout, pure=False,
-                                   key=f"evalkit-{run.name}-{uuid.uuid4().hex[:8]}")
+                                   priority=len(ranked) - rank, key=f"evalkit-{run.name}-{uuid.uuid4().hex[:8]}")
             futures[future] = run
         for i, future in enumerate(as_completed(futures, loop=client.loop), 1):
             run = futures[future]

@@ -29,12 +29,11 @@ import shutil
 import time
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from evalkit import __version__, paths, schemas
+from evalkit import __version__, paths
 from evalkit.errors import UserError
+
+# pandas, pyarrow and the schemas (pandera) are imported where they are used: `evalkit run`
+# reads manifests through this module and should not pay a second of imports for it
 
 __all__ = ["write_dataset", "read_dataset", "read_manifest", "dataset_path", "EXTRA_TABLES"]
 
@@ -53,6 +52,9 @@ def _sha256(path: Path) -> str:
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = pa.Table.from_pandas(df, preserve_index=False)
     pq.write_table(table, path, compression="zstd", write_statistics=True)
 
@@ -107,6 +109,8 @@ def _quarantine_xlsx(quarantine: pd.DataFrame, folder: Path) -> None:
 
 def write_dataset(result, dataset: str | Path, progress=None) -> Path:
     """Write a :class:`~evalkit.clean.CleanResult` as a dataset, atomically; returns its path."""
+    from evalkit import schemas
+
     say = progress or (lambda msg: None)
     link = dataset_path(dataset)
     if link.exists() and not link.is_symlink() and not (link / "manifest.json").is_file():
@@ -170,7 +174,9 @@ def read_manifest(dataset: str | Path) -> dict:
 
 def read_dataset(dataset: str | Path, tables=None) -> dict[str, pd.DataFrame]:
     """The canonical tables (and, if asked, cleaning_log / quarantine / conservation) of a dataset."""
-    read_manifest(dataset)
+    import pandas as pd
+
+    manifest = read_manifest(dataset)
     folder = dataset_path(dataset)
-    names = list(tables) if tables else list(schemas.TABLES)
+    names = list(tables) if tables else list(manifest["tables"])  # the canonical tables, as written
     return {n: pd.read_parquet(folder / f"{n}.parquet") for n in names}

@@ -367,17 +367,110 @@ def _kernel_manager_class(env: dict, cwd: Path, log=None):
     return EvalkitKernelManager
 
 
+def notebook_imports(notebook: str | Path) -> list[str]:
+    """The modules a notebook's code cells import at top level, in order of first use.
+
+    ``from a.b import c`` gives ``a.b`` and ``a.b.c`` (``c`` may be a submodule). Cells that
+    are not plain Python (magics) are skipped.
+    """
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    names: list[str] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = "".join(cell.get("source", ""))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names += [node.module] + [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
+    return list(dict.fromkeys(names))
+
+
+# Run silently in a new kernel before papermill connects: the notebook's imports, which bind no
+# name in the notebook's namespace (a notebook that forgets an import still fails) and whose
+# failures are left for the notebook's own cell to report.
+_WARM_UP = """def _evalkit_warm_up(names):
+    import importlib
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException:
+            pass
+_evalkit_warm_up({names!r})
+del _evalkit_warm_up
+"""
+
+
+def _engine():
+    """papermill's nbclient engine, saving the notebook once, when it stops, instead of after
+    every cell (papermill's ``request_save_on_cell_execute``: about half a second a study).
+
+    papermill itself writes the output notebook when a run ends or a cell raises; when the
+    kernel dies, nothing would be written, so this engine writes it then, with the running
+    cell marked as the one that failed (``metadata.papermill.exception``).
+    """
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.iorw import write_ipynb
+
+    class EvalkitEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, save_on_failure=None, **kwargs):
+            try:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            except BaseException:
+                if save_on_failure:  # the cell that was running: the last one started
+                    started = [c for c in nb_man.nb.cells if c.metadata.get("papermill", {}).get("start_time")]
+                    if started and not any(c.metadata.papermill.get("exception") for c in started):
+                        started[-1].metadata.papermill.update(exception=True, status=nb_man.FAILED)
+                    write_ipynb(nb_man.nb, save_on_failure)
+                raise
+
+    papermill_engines.register(ENGINE_NAME, EvalkitEngine)
+    return ENGINE_NAME
+
+
+ENGINE_NAME = "evalkit"
+
+
 def _execute(notebook: Path, out: Path, parameters: dict, results: Path, timeout: int | None) -> None:
     """papermill on the evalkit kernel, started in the notebook's folder as Jupyter would; the
-    kernel's own output goes to ``kernel.log`` beside ``out``."""
-    import papermill as pm
+    kernel's own output goes to ``kernel.log`` beside ``out``.
+
+    The kernel is started here, before papermill and nbconvert are imported, and begins
+    importing what the notebook imports (:func:`notebook_imports`) at once: on a machine with
+    two cores the kernel's start-up and this process's imports overlap instead of adding up
+    (see docs/performance.md). papermill then runs the notebook on that kernel, and the kernel
+    is stopped whatever happens.
+    """
+    from jupyter_client import BlockingKernelClient
+    from jupyter_core.utils import run_sync
 
     # EVALKIT_HOME: a dataset name resolves in the kernel exactly as it did here
     env = {RESULTS_ENV: str(results), "EVALKIT_HOME": str(paths.project_root())}
     with open(out.parent / "kernel.log", "ab") as log:
-        manager = _kernel_manager_class(env, notebook.parent, log)
-        pm.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=KERNEL_NAME,
-                            kernel_manager_class=manager, progress_bar=False, execution_timeout=timeout)
+        km = _kernel_manager_class(env, notebook.parent, log)(kernel_name=KERNEL_NAME)
+        run_sync(km.start_kernel)()
+        warm = BlockingKernelClient()
+        try:
+            warm.load_connection_info(km.get_connection_info())
+            warm.start_channels()
+            warm.execute(_WARM_UP.format(names=notebook_imports(notebook)), silent=True, store_history=False,
+                         allow_stdin=False)
+            import nbconvert.exporters.html  # noqa: F401  (for render_html, while the kernel imports)
+            import papermill as pm
+
+            pm.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=KERNEL_NAME,
+                                engine_name=_engine(), km=km, save_on_failure=str(out), progress_bar=False,
+                                execution_timeout=timeout, request_save_on_cell_execute=False)
+        finally:
+            warm.stop_channels()
+            if km.has_kernel:
+                run_sync(km.shutdown_kernel)(now=True)
 
 
 # -- running a study -------------------------------------------------------------------------

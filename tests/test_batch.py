@@ -262,3 +262,23 @@ def test_a_failing_run_does_not_stop_the_others_and_the_cli_reports_it_and_exits
     assert list(result.summary["status"]) == ["skipped", "failed", "skipped"]
     assert "ZeroDivisionError" in result.failures[0]["error"]
 
+
+
+def test_runs_start_longest_first_by_their_previous_seconds_and_new_runs_before_all(tmp_path, demo_dataset):
+    plan = _plan(tmp_path, f"""\
+        dataset: {demo_dataset}
+        studies:
+          10_indicators:
+            grid: {{org: [all, org_a, org_b]}}
+        """)
+    runs = batch.expand(batch.read_plan(plan))
+    reports = tmp_path / "reports"
+    for run, seconds in zip(runs, (1.0, 9.0)):  # the third run has never run
+        (reports / run.name).mkdir(parents=True)
+        (reports / run.name / "run.json").write_text(json.dumps({"seconds": seconds}), encoding="utf-8")
+    assert [batch.previous_seconds(r, reports) for r in runs] == [1.0, 9.0, None]
+    messages: list[str] = []
+    result = batch.run_batch(plan, workers=1, force=True, reports_dir=reports, progress=messages.append)
+    assert result.ok
+    done = [m.split("] ", 1)[1].split(":")[0] for m in messages if ": done in " in m]
+    assert done == [runs[2].label, runs[1].label, runs[0].label]  # one worker: finished in the order started

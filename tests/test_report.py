@@ -413,3 +413,52 @@ def test_published_reports_hold_no_personal_data(demo_reports, demo_personal_dat
     blob = "\n".join(texts)
     found = [n for n in demo_personal_data if n in blob]
     assert not found, found[:5]
+
+
+# -- the kernel: started early, warmed with the notebook's imports, always stopped ----------------
+
+def test_notebook_imports_lists_the_modules_a_notebook_imports(tmp_path):
+    nb = _study(tmp_path, "92_imports", "import pandas as pd, json\nfrom evalkit import report, labels",
+                "%matplotlib inline", "from .relative import x\nif True:\n    import numpy")
+    assert report.notebook_imports(nb) == ["pandas", "json", "evalkit", "evalkit.report", "evalkit.labels"]
+
+
+def _kernels_of_this_process() -> list:
+    import psutil
+
+    return [p for p in psutil.Process().children(recursive=True)
+            if any("ipykernel" in part for part in p.cmdline())]
+
+
+def test_the_warm_up_binds_no_name_and_leaves_import_errors_to_the_cell(tmp_path, demo_dataset, monkeypatch):
+    monkeypatch.delenv(report.RESULTS_ENV, raising=False)
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    _study(notebooks, "93_warm",
+           "from evalkit import report\n"
+           "report.record('bound', int(any(n in globals() for n in ('json', 'statistics', '_evalkit_warm_up'))))",
+           "import json, statistics")
+    run = report.run_study("93_warm", dataset=demo_dataset, reports_dir=reports, notebooks_dir=notebooks)
+    assert report.read_results(run)["bound"]["value"] == 0  # imported by the warm-up, yet not defined
+    _study(notebooks, "94_missing", "x = 1", "import evalkit_no_such_module")
+    with pytest.raises(report.StudyFailed) as failed:
+        report.run_study("94_missing", dataset=demo_dataset, reports_dir=reports, notebooks_dir=notebooks)
+    assert "ModuleNotFoundError" in str(failed.value) and "in cell 3" in str(failed.value)
+    assert _kernels_of_this_process() == []
+
+
+@pytest.mark.parametrize("cell, timeout, says", [
+    ("import os\nos._exit(3)", None, "kernel died"),
+    ("import time\ntime.sleep(120)", 3, "timed out"),
+])
+def test_a_dead_or_stuck_kernel_fails_the_study_and_no_kernel_is_left_running(
+        tmp_path, demo_dataset, monkeypatch, cell, timeout, says):
+    monkeypatch.delenv(report.RESULTS_ENV, raising=False)
+    notebooks, reports = tmp_path / "notebooks", tmp_path / "reports"
+    _study(notebooks, "95_stuck", "x = 1", cell)
+    with pytest.raises(report.StudyFailed) as failed:
+        report.run_study("95_stuck", dataset=demo_dataset, reports_dir=reports, notebooks_dir=notebooks,
+                         timeout=timeout)
+    assert says in str(failed.value).lower() and "in cell 3: " in str(failed.value)  # the cell that hung or died
+    assert (reports / "_failed" / "95_stuck-ru-demo" / "95_stuck.ipynb").is_file()
+    assert not (reports / "95_stuck-ru-demo").exists()
+    assert _kernels_of_this_process() == []
