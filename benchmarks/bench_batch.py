@@ -4,12 +4,15 @@ Data: a fresh demo dataset (400 families, seed 2026, the demo's two organisation
 and cleaned with a fixed key into a temporary folder before anything is timed — the project's
 own ``data_clean/demo`` is neither read nor touched, so the figures do not depend on it.
 
-- ``run``: one study, ``10_indicators`` (Russian), by :func:`evalkit.report.run_study` — the
-  papermill kernel, the inline figures, the HTML page, run.json — against the floor: the same
-  notebook's code cells (its parameters cell, then ``dataset`` and ``lang`` as papermill would
-  inject them, then every other code cell) concatenated and executed as a plain Python script.
+- ``run``: a study (Russian) by :func:`evalkit.report.run_study` — the papermill kernel, the
+  inline figures, the HTML page, run.json — against the floor: the same notebook's code cells
+  (its parameters cell, then ``dataset`` and ``lang`` as papermill would inject them, then
+  every other code cell) concatenated and executed as a plain Python script in the notebook's
+  folder. Three cases: ``10_indicators`` on the demo (the quickest study on the smallest data:
+  the fixed cost of a kernel run weighs most), then ``10_indicators`` and ``30_survival`` on
+  a regional register of 10,000 families (100,000 with ``--full``) from the same generator.
   Target (issue "Scale-out and performance"): ratio ≤ 1.3. Median of ``REPEATS`` of each,
-  measured alternately.
+  measured alternately; the kernel's peak memory is reported beside the caller's.
 - ``batch``: 8 runs (``00_data_quality`` ru/en, ``10_indicators`` for all / org_a / org_b in
   ru/en) by :func:`evalkit.batch.run_batch` on a 2-worker LocalCluster (start and close
   included) against the floor: the same 8 :func:`evalkit.report.run_study` calls one after
@@ -109,13 +112,15 @@ def _median(runs: list[dict]) -> dict:
 
 
 def _run_case(measure, tmp: Path, notebook: Path, label: str, dataset: Path):
-    """``evalkit run`` of :data:`STUDY` on ``dataset`` against its code as a plain script."""
+    """``evalkit run`` of ``notebook`` on ``dataset`` against its code as a plain script."""
     load = _load()
+    study = notebook.stem
     reports = tmp / f"reports_run_{dataset.name}"
-    study_code = (f"from evalkit import report\nreport.run_study({STUDY!r}, dataset={str(dataset)!r}, lang='ru', "
+    study_code = (f"from evalkit import report\nreport.run_study({study!r}, dataset={str(dataset)!r}, lang='ru', "
                   f"reports_dir={str(reports)!r})")
     agg = "import os\nos.environ['MPLBACKEND'] = 'Agg'\n"  # a script shows no figures
     params = {"dataset": str(dataset), "lang": "ru"}
+    agg += f"os.chdir({str(notebook.parent)!r})\n"  # the kernel's folder: the notebook's
     script, script_outputs = agg + _plain_script(notebook, params), agg + _plain_script(notebook, params, True)
     studies, floors, outputs = [], [], []
     for i in range(REPEATS):
@@ -128,7 +133,7 @@ def _run_case(measure, tmp: Path, notebook: Path, label: str, dataset: Path):
     print(f"   ({label}; load average 1/5/15 min before: {load}, after: {_load()}; medians of {REPEATS}: study "
           f"{secs(studies)}, script {secs(floors)}, script rendering its outputs {secs(outputs)}; "
           f"kernel peak {kernel_peak:.0f} MB)", flush=True)
-    yield {"case": f"run: {STUDY} ({label}) vs plain script", "seconds": m["seconds"],
+    yield {"case": f"run: {study} ({label}) vs plain script", "seconds": m["seconds"],
            "floor_seconds": f["seconds"], "ratio": m["seconds"] / f["seconds"], "peak_rss_mb": m["peak_rss_mb"],
            "kernel_peak_rss_mb": kernel_peak, "floor_peak_rss_mb": f["peak_rss_mb"], "target": "<= 1.3",
            "load_before": load, "load_after": _load()}
@@ -142,15 +147,14 @@ def run(args, measure):
     tmp = Path(tempfile.mkdtemp(prefix="bench_batch_"))
     try:
         dataset = _dataset(tmp)
-        notebook = ROOT / "notebooks" / f"{STUDY}.ipynb"
 
         # (a) one study through evalkit run vs its code as a plain script, on the demo's size and
         # on a regional register (the fixed cost of a kernel run is the same; the work grows)
-        sizes = [("demo", 400, dataset)]
         families = 100_000 if args.full else 10_000
-        sizes.append((f"{families:,} families", families, _dataset(tmp, families, f"f{families}")))
-        for label, _, data in sizes:
-            yield from _run_case(measure, tmp, notebook, label, data)
+        bigger = _dataset(tmp, families, f"f{families}")
+        for study, label, data in ((STUDY, "demo", dataset), (STUDY, f"{families:,} families", bigger),
+                                   ("30_survival", f"{families:,} families", bigger)):
+            yield from _run_case(measure, tmp, ROOT / "notebooks" / f"{study}.ipynb", label, data)
 
         # (b) 8 runs on a 2-worker LocalCluster vs the same 8 runs one after another
         plan = tmp / "plan.yaml"

@@ -57,8 +57,9 @@ def main(argv=None) -> int:
         for row in mod.run(args, measure):
             row["benchmark"] = name
             results.append(row)
+            kernel = f"  kernel {row['kernel_peak_rss_mb']:>6.0f} MB" if row.get("kernel_peak_rss_mb") else ""
             print("   {case:<42} {seconds:>9.2f} s  floor {floor_seconds:>8.2f} s  ratio {ratio:>6.2f}x  "
-                  "peak {peak_rss_mb:>8.0f} MB".format(**row), flush=True)
+                  "peak {peak_rss_mb:>8.0f} MB".format(**row) + kernel, flush=True)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps({

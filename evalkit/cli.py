@@ -279,7 +279,9 @@ def demo(families, seed, reports_dir, quiet):
     say(f"step 3/4: evalkit run, {len(names)} studies ({', '.join(names)}) in {' and '.join(report.LANGS)}")
     # the organisations' printed figures (synthetic, with the seeds' kinds of slip) for 10_indicators to reconcile
     reported = write_reported_example(src)
-    _, failed = report.run_all("demo", reports_dir=reports_dir, progress=say,
+    from evalkit.batch import default_workers
+
+    _, failed = report.run_all("demo", reports_dir=reports_dir, progress=say, workers=min(default_workers(), 2),
                                parameters={"10_indicators": {"reported": str(reported)}})
     for exc in failed:
         click.echo(f"evalkit: {exc}", err=True)

@@ -674,24 +674,35 @@ def run_study(study: str, *, dataset="demo", lang: str = "ru", parameters: dict 
 
 
 def run_all(dataset="demo", *, langs=LANGS, reports_dir=None, notebooks_dir=None, show_code: bool = False,
-            progress=None, parameters: dict | None = None) -> tuple[list[Path], list[StudyFailed]]:
+            progress=None, parameters: dict | None = None, workers: int = 1) -> tuple[list[Path], list[StudyFailed]]:
     """Every study in ``notebooks/`` in every language; returns the runs made and the failures.
 
     ``parameters`` maps a study to extra parameters for its runs (``{"10_indicators":
     {"reported": "..."}}``). A failing study does not stop the others (the demo publishes what
-    did run).
+    did run). With ``workers`` > 1, that many runs go at once (threads here, each run's work in
+    its own kernel process; for plans, grids and clusters see :mod:`evalkit.batch`). The runs
+    and failures come back in the order of the studies and languages either way.
     """
-    done, failed = [], []
+    from concurrent.futures import ThreadPoolExecutor
+
     parameters = parameters or {}
-    for study in studies(notebooks_dir):
-        for lang in langs:
-            try:
-                done.append(run_study(study, dataset=dataset, lang=lang, reports_dir=reports_dir,
-                                      notebooks_dir=notebooks_dir, show_code=show_code, progress=progress,
-                                      parameters=parameters.get(study)))
-            except StudyFailed as exc:
-                failed.append(exc)
-    return done, failed
+    todo = [(study, lang) for study in studies(notebooks_dir) for lang in langs]
+
+    def one(item):
+        study, lang = item
+        try:
+            return run_study(study, dataset=dataset, lang=lang, reports_dir=reports_dir, notebooks_dir=notebooks_dir,
+                             show_code=show_code, progress=progress, parameters=parameters.get(study))
+        except StudyFailed as exc:
+            return exc
+
+    if workers > 1 and len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evalkit-run") as pool:
+            outcomes = list(pool.map(one, todo))
+    else:
+        outcomes = [one(item) for item in todo]
+    return ([o for o in outcomes if not isinstance(o, StudyFailed)],
+            [o for o in outcomes if isinstance(o, StudyFailed)])
 
 
 # -- the page ----------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def demo_reports(demo_dataset, tmp_path_factory):
     from evalkit import report
 
     reports = tmp_path_factory.mktemp("reports")
-    runs, failures = report.run_all(demo_dataset, reports_dir=reports)
+    runs, failures = report.run_all(demo_dataset, reports_dir=reports, workers=2)  # two at a time, as evalkit demo
     report.publish(reports)
 
     def run(study: str, lang: str):

@@ -291,8 +291,9 @@ def test_a_failing_study_exits_1_names_the_cell_keeps_the_notebook_and_publishes
 
 def test_every_study_runs_on_the_demo_in_both_languages(demo_reports):
     assert not demo_reports.failures, "\n\n".join(str(f) for f in demo_reports.failures)
-    want = {f"{s}-{lang}-demo" for s in report.studies() for lang in report.LANGS}
-    assert {p.name for p in _run_dirs(demo_reports.path)} == want
+    want = [f"{s}-{lang}-demo" for s in report.studies() for lang in report.LANGS]
+    assert {p.name for p in _run_dirs(demo_reports.path)} == set(want)
+    assert [p.name for p in demo_reports.runs] == want  # two at a time, returned in the studies' order
 
 
 def test_each_run_folder_holds_the_page_the_notebook_the_results_and_the_provenance(demo_reports, demo_dataset):
