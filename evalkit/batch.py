@@ -173,10 +173,8 @@ def _plain(value) -> bool:
 
 
 def _default_value(source: str | None):
-    import ast
-
     try:
-        return ast.literal_eval(source) if source is not None else None
+        return report.literal(source) if source is not None else None
     except (ValueError, SyntaxError):
         return None
 

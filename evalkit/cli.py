@@ -197,7 +197,7 @@ def run_command(study, parameters, dataset, lang, reports_dir, notebooks_dir, sh
               help="A running dask scheduler whose workers share the project folder "
                    "(default: a local cluster sized to this machine).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes of the local cluster (default: the cores, at most 4).")
+              help="Workers of the local cluster: runs at a time (default: the cores, at most 4).")
 @click.option("--force", is_flag=True, help="Run even the runs whose inputs and parameters are unchanged.")
 @_reports_option
 @click.option("--dry-run", is_flag=True, help="List the runs and which would be skipped; run nothing.")

@@ -51,6 +51,7 @@ import platform
 import re
 import shutil
 import sys
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -271,11 +272,28 @@ def _check_parameters(study: str, given: dict, allowed: dict) -> None:
                             f"its parameters: {', '.join(allowed) or '(none)'}")
 
 
+# CPython 3.11 raises "SystemError: AST constructor recursion depth mismatch" when two threads
+# build Python AST objects at once (python/cpython#106905); studies run in threads (run_all,
+# evalkit batch), so evalkit's own parsing takes turns
+_AST_LOCK = threading.Lock()
+
+
+def parse_python(source: str, mode: str = "exec") -> ast.AST:
+    """``ast.parse``, one thread at a time (see ``_AST_LOCK``)."""
+    with _AST_LOCK:
+        return ast.parse(source, mode=mode)
+
+
+def literal(source: str):
+    """``ast.literal_eval`` of a text, one thread at a time (see ``_AST_LOCK``)."""
+    return ast.literal_eval(parse_python(source.lstrip(" \t"), mode="eval"))
+
+
 def _is_default(value, default_source: str | None) -> bool:
     if default_source is None:
         return False
     try:
-        default = ast.literal_eval(default_source)
+        default = literal(default_source)
     except (ValueError, SyntaxError):
         return False
     return type(default) is type(value) and default == value
@@ -357,6 +375,11 @@ def _kernel_manager_class(env: dict, cwd: Path, log=None):
         def _kernel_spec_manager_default(self):
             return _OneSpec(parent=self)
 
+        def client(self, **kw):  # remembered, so the channels papermill leaves open can be closed
+            kc = super().client(**kw)
+            self.evalkit_clients = [*getattr(self, "evalkit_clients", []), kc]
+            return kc
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             kw["cwd"] = str(cwd)
             if log is not None:
@@ -380,7 +403,7 @@ def notebook_imports(notebook: str | Path) -> list[str]:
             continue
         source = "".join(cell.get("source", ""))
         try:
-            tree = ast.parse(source)
+            tree = parse_python(source)
         except SyntaxError:
             continue
         for node in tree.body:
@@ -468,7 +491,9 @@ def _execute(notebook: Path, out: Path, parameters: dict, results: Path, timeout
                                 engine_name=_engine(), km=km, save_on_failure=str(out), progress_bar=False,
                                 execution_timeout=timeout, request_save_on_cell_execute=False)
         finally:
-            warm.stop_channels()
+            # nbclient leaves a kernel it does not own running, and its client's channels open
+            for kc in [warm, *getattr(km, "evalkit_clients", [])]:
+                kc.stop_channels()
             if km.has_kernel:
                 run_sync(km.shutdown_kernel)(now=True)
 
