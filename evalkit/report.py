@@ -461,6 +461,35 @@ ENGINE_NAME = "evalkit"
 
 
 def _execute(notebook: Path, out: Path, parameters: dict, results: Path, timeout: int | None) -> None:
+    """:func:`_execute_here` in an empty context, on an event loop of its own, closed afterwards.
+
+    jupyter_core's ``run_sync`` (which papermill's nbclient uses) keeps "this thread's event loop"
+    in a context variable; dask hands its worker threads a copy of the submitting context, so
+    two studies running side by side (``evalkit batch``, ``run_all``) would otherwise drive one
+    loop from two threads ("This event loop is already running").
+    """
+    import asyncio
+    import contextvars
+
+    def on_own_loop():
+        from jupyter_core.utils import ensure_event_loop
+
+        try:
+            asyncio.get_running_loop()
+            own = None  # called from a running loop (a notebook): jupyter_core runs ours on a thread
+        except RuntimeError:
+            own = ensure_event_loop()  # a new loop: the context is empty
+        try:
+            _execute_here(notebook, out, parameters, results, timeout)
+        finally:
+            if own is not None:
+                own.close()
+                asyncio.set_event_loop(None)
+
+    contextvars.Context().run(on_own_loop)
+
+
+def _execute_here(notebook: Path, out: Path, parameters: dict, results: Path, timeout: int | None) -> None:
     """papermill on the evalkit kernel, started in the notebook's folder as Jupyter would; the
     kernel's own output goes to ``kernel.log`` beside ``out``.
 
