@@ -194,7 +194,8 @@ def _loglik(p, a, b, w) -> float:
     return float(w @ np.log(den)) if np.all(den > 0) else -np.inf
 
 
-def _npmle(a: np.ndarray, b: np.ndarray, m: int, *, tol: float = 1e-10, max_iter: int = 5_000):
+def _npmle(a: np.ndarray, b: np.ndarray, m: int, *, tol: float = 1e-10, max_iter: int = 5_000,
+           weights: np.ndarray | None = None):
     """The Turnbull NPMLE of the masses on ``m`` Turnbull intervals, by EM-ICM.
 
     Each iteration is one step of the iterative convex minorant algorithm (ICM; Groeneboom
@@ -207,12 +208,19 @@ def _npmle(a: np.ndarray, b: np.ndarray, m: int, *, tol: float = 1e-10, max_iter
     where plain EM needs thousands. Stops when no value of F moves by more than ``tol`` in
     an iteration.
 
+    ``weights`` (default 1 each) count how many times each observation occurs.
+
     Returns ``p, converged, iterations, loglik, kkt`` where ``kkt = max_j d_j - 1`` is the
     largest violation of the NPMLE's optimality condition (Gentleman & Geyer 1994:
     ``d_j <= 1`` for every interval, ``= 1`` where ``p_j > 0``).
     """
-    pairs, w = np.unique(a * (m + 1) + b, return_counts=True)
-    a_, b_, w = pairs // (m + 1), pairs % (m + 1), w.astype(float)
+    if weights is None:
+        pairs, w = np.unique(a * (m + 1) + b, return_counts=True)
+        w = w.astype(float)
+    else:
+        pairs, inverse = np.unique(a * (m + 1) + b, return_inverse=True)
+        w = np.bincount(inverse.ravel(), weights=weights, minlength=len(pairs))
+    a_, b_ = pairs // (m + 1), pairs % (m + 1)
     total = w.sum()
     if m == 1:
         return np.ones(1), True, 0, 0.0, 0.0
@@ -292,9 +300,9 @@ def _read_survival(q, p, point, mass, times):
     return np.clip(value, 0, 1), np.clip(started, 0, 1), np.clip(done, 0, 1)
 
 
-def _fit_curve(lo, hi, tol, max_iter=5_000):
+def _fit_curve(lo, hi, tol, max_iter=5_000, weights=None):
     q, p, point, a, b = _turnbull_grid(lo, hi)
-    mass, converged, iterations, loglik, kkt = _npmle(a, b, len(q), tol=tol, max_iter=max_iter)
+    mass, converged, iterations, loglik, kkt = _npmle(a, b, len(q), tol=tol, max_iter=max_iter, weights=weights)
     return q, p, point, mass, converged, iterations, loglik, kkt
 
 
@@ -525,22 +533,32 @@ def turnbull(data: pd.DataFrame, lower: str, upper: str, *, group: str | None = 
 
 
 def _bootstrap(lo, hi, labels, levels, codes, times, alpha, n_boot, seed):
-    """Percentile intervals of S(times) per group, resampling clusters (or rows)."""
+    """Percentile intervals of S(times) per group, resampling clusters (or rows).
+
+    A resample is a multiset of rows: each row as many times as its cluster was drawn. It is
+    fitted as such — each group's distinct (L, R] pairs with those counts as weights — which
+    gives the NPMLE of the resampled rows themselves (the Turnbull intervals depend only on
+    which ends occur, the likelihood on how often) at O(n) per resample instead of sorting a
+    new copy of every row.
+    """
     rng = np.random.default_rng(seed)
     if codes is None:
         codes = np.arange(len(lo))
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes)
-    starts = np.concatenate([[0], np.cumsum(counts)])
+    n_clusters = int(codes.max()) + 1
+    groups = []
+    for g in levels:
+        rows = np.flatnonzero(labels == g)
+        pairs, inverse = np.unique(np.column_stack([lo[rows], hi[rows]]), axis=0, return_inverse=True)
+        groups.append((codes[rows], pairs, inverse.ravel()))
     draws = np.full((n_boot, len(levels), len(times)), np.nan)
     for r in range(n_boot):
-        pick = rng.integers(0, len(counts), len(counts))
-        rows = np.concatenate([order[starts[c]:starts[c + 1]] for c in pick])
-        for k, g in enumerate(levels):
-            sel = rows[labels[rows] == g]
-            if len(sel) == 0:
+        drawn = np.bincount(rng.integers(0, n_clusters, n_clusters), minlength=n_clusters)
+        for k, (row_codes, pairs, inverse) in enumerate(groups):
+            w = np.bincount(inverse, weights=drawn[row_codes], minlength=len(pairs))
+            keep = w > 0
+            if not keep.any():
                 continue
-            q, p, point, mass, *_ = _fit_curve(lo[sel], hi[sel], 1e-8)
+            q, p, point, mass, *_ = _fit_curve(pairs[keep, 0], pairs[keep, 1], 1e-8, weights=w[keep])
             draws[r, k] = _read_survival(q, p, point, mass, times)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -285,6 +285,27 @@ def test_turnbull_follows_the_true_curve(large):
     np.testing.assert_allclose(fit.summary["survival"], truth, atol=0.02)
 
 
+@pytest.mark.parametrize("cluster", ["family_id", None])
+def test_the_bootstrap_fits_each_resample_of_rows_exactly(large, cluster):
+    """The bootstrap fits a resample as weighted distinct (L, R] pairs; the same resamples
+    built as copies of the rows (the textbook way) give the same curves to the last bit."""
+    data = large.iloc[:1500]
+    times, n_boot = (6, 12, 36), 20
+    fit = interval.turnbull(data, "lower", "upper", times=times, cluster=cluster, n_boot=n_boot, seed=11)
+    lo, hi = data["lower"].to_numpy(float), data["upper"].to_numpy(float)
+    codes = pd.factorize(data[cluster])[0] if cluster else np.arange(len(data))
+    members = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
+    rng = np.random.default_rng(11)
+    draws = []
+    for _ in range(n_boot):
+        rows = np.concatenate([members[c] for c in rng.integers(0, len(members), len(members))])
+        q, p, point, mass, *_ = interval._fit_curve(lo[rows], hi[rows], 1e-8)
+        draws.append(interval._read_survival(q, p, point, mass, times)[0])
+    draws = np.array(draws)
+    np.testing.assert_array_equal(fit.summary["ci_low"], np.nanquantile(draws, 0.025, axis=0))
+    np.testing.assert_array_equal(fit.summary["ci_high"], np.nanquantile(draws, 0.975, axis=0))
+
+
 def test_interval_ph_is_the_grouped_glm_when_intervals_follow_the_periods():
     """Contacts every 6 months, none missed: the interval likelihood is the person-period one."""
     rng = np.random.default_rng(5)
