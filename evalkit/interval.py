@@ -178,6 +178,12 @@ def _turnbull_grid(lo: np.ndarray, hi: np.ndarray):
     return q, p, point, a, b
 
 
+def _dot(x: np.ndarray, y: np.ndarray) -> float:
+    """x · y without BLAS: OpenBLAS spreads a dot product of a few thousand terms over every
+    core and spins them, which doubled the CPU time of the Turnbull fits for no gain in time."""
+    return float(np.einsum("i,i->", x, y))
+
+
 def _em_map(p: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, total: float):
     """One self-consistency step p -> p * d(p), and the log-likelihood at p."""
     m = len(p)
@@ -185,17 +191,17 @@ def _em_map(p: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, total: f
     den = cum[b] - cum[a]
     c = w / den
     d = np.cumsum(np.bincount(a, c, minlength=m + 1) - np.bincount(b, c, minlength=m + 1))[:m] / total
-    return p * d, float(w @ np.log(den)), d
+    return p * d, _dot(w, np.log(den)), d
 
 
 def _loglik(p, a, b, w) -> float:
     cum = np.concatenate([[0.0], np.cumsum(p)])
     den = cum[b] - cum[a]
-    return float(w @ np.log(den)) if np.all(den > 0) else -np.inf
+    return _dot(w, np.log(den)) if np.all(den > 0) else -np.inf
 
 
 def _npmle(a: np.ndarray, b: np.ndarray, m: int, *, tol: float = 1e-10, max_iter: int = 5_000,
-           weights: np.ndarray | None = None):
+           weights: np.ndarray | None = None, start: np.ndarray | None = None):
     """The Turnbull NPMLE of the masses on ``m`` Turnbull intervals, by EM-ICM.
 
     Each iteration is one step of the iterative convex minorant algorithm (ICM; Groeneboom
@@ -208,7 +214,9 @@ def _npmle(a: np.ndarray, b: np.ndarray, m: int, *, tol: float = 1e-10, max_iter
     where plain EM needs thousands. Stops when no value of F moves by more than ``tol`` in
     an iteration.
 
-    ``weights`` (default 1 each) count how many times each observation occurs.
+    ``weights`` (default 1 each) count how many times each observation occurs. ``start``:
+    masses to start from (default: equal); every interval keeps at least a small share, so the
+    fit can still move mass anywhere.
 
     Returns ``p, converged, iterations, loglik, kkt`` where ``kkt = max_j d_j - 1`` is the
     largest violation of the NPMLE's optimality condition (Gentleman & Geyer 1994:
@@ -225,6 +233,8 @@ def _npmle(a: np.ndarray, b: np.ndarray, m: int, *, tol: float = 1e-10, max_iter
     if m == 1:
         return np.ones(1), True, 0, 0.0, 0.0
     p = np.full(m, 1.0 / m)
+    if start is not None and np.sum(start) > 0:
+        p = (1 - _START_FLOOR) * np.asarray(start, float) / np.sum(start) + _START_FLOOR / m
     ll = _loglik(p, a_, b_, w)
     inner = slice(1, m)
     converged, it = False, 0
@@ -300,9 +310,24 @@ def _read_survival(q, p, point, mass, times):
     return np.clip(value, 0, 1), np.clip(started, 0, 1), np.clip(done, 0, 1)
 
 
-def _fit_curve(lo, hi, tol, max_iter=5_000, weights=None):
+_START_FLOOR = 1e-3  # the share of a warm start spread evenly over every interval
+
+
+def _masses_on(q, p, point, right, mass):
+    """The masses of a fitted curve (intervals with right ends ``right``, ``mass``) that fall in
+    each interval of another grid (``q``, ``p``, ``point``): a warm start for that grid."""
+    cum = np.concatenate([[0.0], np.cumsum(mass)])
+    at_or_before = lambda t, side: cum[np.searchsorted(right, t, side=side)]  # noqa: E731
+    return np.where(point, at_or_before(p, "right") - at_or_before(p, "left"),
+                    at_or_before(p, "right") - at_or_before(q, "right"))
+
+
+def _fit_curve(lo, hi, tol, max_iter=5_000, weights=None, near=None):
+    """The NPMLE of (lo, hi]; ``near`` = (right ends, masses) of a fit of similar data to start from."""
     q, p, point, a, b = _turnbull_grid(lo, hi)
-    mass, converged, iterations, loglik, kkt = _npmle(a, b, len(q), tol=tol, max_iter=max_iter, weights=weights)
+    start = _masses_on(q, p, point, *near) if near is not None else None
+    mass, converged, iterations, loglik, kkt = _npmle(a, b, len(q), tol=tol, max_iter=max_iter, weights=weights,
+                                                      start=start)
     return q, p, point, mass, converged, iterations, loglik, kkt
 
 
@@ -501,13 +526,14 @@ def turnbull(data: pd.DataFrame, lower: str, upper: str, *, group: str | None = 
         levels = [ALL]
     codes = _cluster_codes(data, cluster)
     times = np.atleast_1d(np.asarray(times, dtype=float))
-    summaries, curves, intervals, fits = [], [], [], []
+    summaries, curves, intervals, fits, near = [], [], [], [], []
     for g in levels:
         sel = labels == g
         q, p, point, mass, converged, iterations, loglik, kkt = _fit_curve(lo[sel], hi[sel], tol, max_iter)
         if not converged:
             warnings.warn(f"Тёрнбулл: EM не сошёлся / Turnbull EM did not converge (group {g!r}, "
                           f"{iterations} iterations, kkt={kkt:.2g})", ConvergenceWarning, stacklevel=2)
+        near.append((p, mass))
         value, s_min, s_max = _read_survival(q, p, point, mass, times)
         summaries.append(pd.DataFrame({"group": g, "time": times, "survival": value, "ci_low": np.nan,
                                        "ci_high": np.nan, "determined": np.isclose(s_min, s_max, atol=1e-9),
@@ -525,21 +551,22 @@ def turnbull(data: pd.DataFrame, lower: str, upper: str, *, group: str | None = 
                      "iterations": iterations, "converged": converged, "kkt": kkt})
     summary = pd.concat(summaries, ignore_index=True)
     if n_boot:
-        low, high = _bootstrap(lo, hi, labels, levels, codes, times, alpha, n_boot, seed)
+        low, high = _bootstrap(lo, hi, labels, levels, codes, times, alpha, n_boot, seed, near)
         summary["ci_low"], summary["ci_high"] = low, high
     return TurnbullResult(summary=summary, curves=pd.concat(curves, ignore_index=True),
                           intervals=pd.concat(intervals, ignore_index=True), fit=pd.DataFrame(fits),
                           alpha=alpha, n_boot=int(n_boot), cluster=cluster, group=group)
 
 
-def _bootstrap(lo, hi, labels, levels, codes, times, alpha, n_boot, seed):
+def _bootstrap(lo, hi, labels, levels, codes, times, alpha, n_boot, seed, near=None):
     """Percentile intervals of S(times) per group, resampling clusters (or rows).
 
     A resample is a multiset of rows: each row as many times as its cluster was drawn. It is
     fitted as such — each group's distinct (L, R] pairs with those counts as weights — which
     gives the NPMLE of the resampled rows themselves (the Turnbull intervals depend only on
     which ends occur, the likelihood on how often) at O(n) per resample instead of sorting a
-    new copy of every row.
+    new copy of every row. Each resample's fit starts from the whole sample's (``near``, one per
+    group), which a resample resembles: the same NPMLE, in a fraction of the iterations.
     """
     rng = np.random.default_rng(seed)
     if codes is None:
@@ -558,7 +585,8 @@ def _bootstrap(lo, hi, labels, levels, codes, times, alpha, n_boot, seed):
             keep = w > 0
             if not keep.any():
                 continue
-            q, p, point, mass, *_ = _fit_curve(pairs[keep, 0], pairs[keep, 1], 1e-8, weights=w[keep])
+            q, p, point, mass, *_ = _fit_curve(pairs[keep, 0], pairs[keep, 1], 1e-8, weights=w[keep],
+                                               near=near[k] if near else None)
             draws[r, k] = _read_survival(q, p, point, mass, times)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
