@@ -282,3 +282,34 @@ def test_runs_start_longest_first_by_their_previous_seconds_and_new_runs_before_
     assert result.ok
     done = [m.split("] ", 1)[1].split(":")[0] for m in messages if ": done in " in m]
     assert done == [runs[2].label, runs[1].label, runs[0].label]  # one worker: finished in the order started
+
+
+def test_ctrl_c_stops_a_batch_with_exit_130_and_leaves_no_kernel(tmp_path, demo_dataset):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    plan = _plan(tmp_path, f"""\
+        dataset: {demo_dataset}
+        langs: [ru, en]
+        studies:
+          20_longitudinal:
+          40_factors:
+        """)
+    proc = subprocess.Popen([sys.executable, "-m", "evalkit.cli", "batch", str(plan), "--reports",
+                             str(tmp_path / "reports")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    kernels: list = []
+    deadline = time.time() + 60
+    while not kernels and time.time() < deadline:  # interrupt once two runs are under way
+        time.sleep(0.2)
+        kernels = [c for c in psutil.Process(proc.pid).children(recursive=True)
+                   if "ipykernel_launcher" in " ".join(c.cmdline())]
+    assert kernels, "no run started"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "interrupted" in out and "Traceback" not in out
+    time.sleep(1.5)  # a kernel whose parent is gone notices within a second
+    assert not [k for k in kernels if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
