@@ -115,34 +115,39 @@ def _efo_latest(a: pd.DataFrame, timepoint: str, key: np.ndarray, domain: np.nda
     return d[["key", "domain", "score"]]
 
 
-def _efo_change(tables, later: str) -> pd.DataFrame:
-    """Per case × child: assessed at intake and ``later``, improved in ≥1 domain, all ≥ 3 then.
+def _efo_changes(tables, laters=("closure", "followup")) -> dict[str, pd.DataFrame]:
+    """Per case × child, for each of ``laters``: assessed at intake and then, improved in ≥1
+    domain, all ≥ 3 then.
 
-    Works on integer codes (one factorisation of each identifier column), so a million
-    children's ЕФО rows take seconds, not minutes.
+    Works on integer codes (one factorisation of each identifier column for every timepoint),
+    so a million children's ЕФО rows take seconds, not minutes.
     """
     cols = ["case_id", "child_id", "assessed", "improved", "all_satisfactory_before", "all_satisfactory_after"]
     a = tables["assessments"]
-    a = a[(a["instrument"] == "efo") & a["timepoint"].isin(["intake", later])]
+    a = a[(a["instrument"] == "efo") & a["timepoint"].isin(["intake", *laters])]
     if a.empty:
-        return pd.DataFrame(columns=cols)
+        return {later: pd.DataFrame(columns=cols) for later in laters}
     case_code, cases = pd.factorize(a["case_id"])
     child_code, children = pd.factorize(a["child_id"])
     domain, _ = pd.factorize(a["domain"])
     key = case_code.astype(np.int64) * len(children) + child_code
     before = _efo_latest(a, "intake", key, domain)
-    after = _efo_latest(a, later, key, domain)
-    both = before.merge(after, on=["key", "domain"], suffixes=("_before", "_after"))
-    if both.empty:
-        return pd.DataFrame(columns=cols)
-    g = both.assign(up=both["score_after"] > both["score_before"]).groupby("key", sort=True)
-    out = pd.DataFrame({"improved": g["up"].any(), "all_satisfactory_before": g["score_before"].min() >= 3,
-                        "all_satisfactory_after": g["score_after"].min() >= 3})
-    k = out.index.to_numpy()
-    out.insert(0, "child_id", children[k % len(children)])
-    out.insert(0, "case_id", cases[k // len(children)])
-    out["assessed"] = True
-    return out.reset_index(drop=True)[cols]
+    changes = {}
+    for later in laters:
+        after = _efo_latest(a, later, key, domain)
+        both = before.merge(after, on=["key", "domain"], suffixes=("_before", "_after"))
+        if both.empty:
+            changes[later] = pd.DataFrame(columns=cols)
+            continue
+        g = both.assign(up=both["score_after"] > both["score_before"]).groupby("key", sort=True)
+        out = pd.DataFrame({"improved": g["up"].any(), "all_satisfactory_before": g["score_before"].min() >= 3,
+                            "all_satisfactory_after": g["score_after"].min() >= 3})
+        k = out.index.to_numpy()
+        out.insert(0, "child_id", children[k % len(children)])
+        out.insert(0, "case_id", cases[k // len(children)])
+        out["assessed"] = True
+        changes[later] = out.reset_index(drop=True)[cols]
+    return changes
 
 
 def _closure_contacts(tables, kids: pd.DataFrame) -> pd.DataFrame:
@@ -186,8 +191,9 @@ def children_at_closure(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     kids["home_safe"] = (kids["home"] & ~unsafe).astype("boolean")
     kids.loc[kids["home"].isna(), "home_safe"] = pd.NA
     kids = kids.drop(columns=["living_with_family", "safe"])
+    changes = _efo_changes(tables)
     for later, prefix in (("closure", "efo"), ("followup", "followup")):
-        chg = _efo_change(tables, later).rename(columns={
+        chg = changes[later].rename(columns={
             "assessed": f"{prefix}_assessed", "improved": f"{prefix}_improved",
             "all_satisfactory_before": f"_{prefix}_before", "all_satisfactory_after": f"_{prefix}_after"})
         kids = kids.merge(chg, on=["case_id", "child_id"], how="left")
