@@ -436,13 +436,32 @@ def _engine():
     papermill itself writes the output notebook when a run ends or a cell raises; when the
     kernel dies, nothing would be written, so this engine writes it then, with the running
     cell marked as the one that failed (``metadata.papermill.exception``).
+
+    ``cell_progress(number, total, first_line)`` is called as each code cell starts (numbered
+    as in notebooks/, papermill's injected cell not counted).
     """
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.iorw import write_ipynb
 
     class EvalkitEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, save_on_failure=None, **kwargs):
+        def execute_managed_notebook(cls, nb_man, kernel_name, save_on_failure=None, cell_progress=None,
+                                     **kwargs):
+            if cell_progress is not None:
+                cells = nb_man.nb.cells
+                shown = [i for i, c in enumerate(cells)
+                         if "injected-parameters" not in c.metadata.get("tags", [])]
+                number = {i: k + 1 for k, i in enumerate(shown)}
+                total = len(shown)
+                cell_start = nb_man.cell_start
+
+                def announce(cell, cell_index=None, **kw):
+                    if cell.cell_type == "code" and cell_index in number:
+                        first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+                        cell_progress(number[cell_index], total, first[:80])
+                    return cell_start(cell, cell_index, **kw)
+
+                nb_man.cell_start = announce
             try:
                 return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
             except BaseException:
@@ -460,7 +479,8 @@ def _engine():
 ENGINE_NAME = "evalkit"
 
 
-def _execute(notebook: Path, out: Path, parameters: dict, results: Path, timeout: int | None) -> None:
+def _execute(notebook: Path, out: Path, parameters: dict, results: Path, timeout: int | None,
+             cell_progress=None) -> None:
     """:func:`_execute_here` in an empty context, on an event loop of its own, closed afterwards.
 
     jupyter_core's ``run_sync`` (which papermill's nbclient uses) keeps "this thread's event loop"
@@ -480,7 +500,7 @@ def _execute(notebook: Path, out: Path, parameters: dict, results: Path, timeout
         except RuntimeError:
             own = ensure_event_loop()  # a new loop: the context is empty
         try:
-            _execute_here(notebook, out, parameters, results, timeout)
+            _execute_here(notebook, out, parameters, results, timeout, cell_progress)
         finally:
             if own is not None:
                 own.close()
@@ -489,7 +509,8 @@ def _execute(notebook: Path, out: Path, parameters: dict, results: Path, timeout
     contextvars.Context().run(on_own_loop)
 
 
-def _execute_here(notebook: Path, out: Path, parameters: dict, results: Path, timeout: int | None) -> None:
+def _execute_here(notebook: Path, out: Path, parameters: dict, results: Path, timeout: int | None,
+                  cell_progress=None) -> None:
     """papermill on the evalkit kernel, started in the notebook's folder as Jupyter would; the
     kernel's own output goes to ``kernel.log`` beside ``out``.
 
@@ -517,7 +538,8 @@ def _execute_here(notebook: Path, out: Path, parameters: dict, results: Path, ti
             import papermill as pm
 
             pm.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=KERNEL_NAME,
-                                engine_name=_engine(), km=km, save_on_failure=str(out), progress_bar=False,
+                                engine_name=_engine(), km=km, save_on_failure=str(out), cell_progress=cell_progress,
+                                progress_bar=False,
                                 execution_timeout=timeout, request_save_on_cell_execute=False)
         finally:
             # nbclient leaves a kernel it does not own running, and its client's channels open
@@ -638,6 +660,20 @@ def _dataset_argument(dataset) -> str:
     return str(dataset_path(d).absolute()) if ("/" in d or os.sep in d) else d
 
 
+#: a study's cells are announced once it has run this long (a quick run stays two lines)
+CELL_PROGRESS_AFTER = 10.0
+
+
+def _cell_progress(study: str, lang: str, say):
+    """``say`` which cell is starting, once the run has taken :data:`CELL_PROGRESS_AFTER` seconds."""
+    started = time.perf_counter()
+
+    def cell_progress(number: int, total: int, first_line: str) -> None:
+        if time.perf_counter() - started >= CELL_PROGRESS_AFTER:
+            say(f"{study} ({lang}): cell {number}/{total}: {first_line}")
+    return cell_progress
+
+
 def run_study(study: str, *, dataset="demo", lang: str = "ru", parameters: dict | None = None,
               reports_dir: str | Path | None = None, notebooks_dir: str | Path | None = None,
               show_code: bool = False, timeout: int | None = None, progress=None,
@@ -701,7 +737,7 @@ def run_study(study: str, *, dataset="demo", lang: str = "ru", parameters: dict 
     say(f"{study} ({lang}): running on {dataset} → {_shown(reports / run)}")
     try:
         _write_json(results, {})
-        _execute(nb_path, executed, params, results, timeout)
+        _execute(nb_path, executed, params, results, timeout, _cell_progress(study, lang, say))
     except Exception as exc:
         kept = _keep_failed(reports, run, staging, "")
         _write_json(kept / "run.json", {**info, "failed_utc": _iso(time.time())})

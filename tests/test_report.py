@@ -463,3 +463,21 @@ def test_a_dead_or_stuck_kernel_fails_the_study_and_no_kernel_is_left_running(
     assert (reports / "_failed" / "95_stuck-ru-demo" / "95_stuck.ipynb").is_file()
     assert not (reports / "95_stuck-ru-demo").exists()
     assert _kernels_of_this_process() == []
+
+
+def test_a_long_run_says_which_cell_is_starting(tmp_path, demo_dataset, monkeypatch):
+    monkeypatch.delenv(report.RESULTS_ENV, raising=False)
+    notebooks = tmp_path / "notebooks"
+    _study(notebooks, "96_long", "<!-- lang-ru -->\n# Проба", "import time\ntime.sleep(0.1)", "x = 1")
+
+    def cells_said(after: float) -> list[str]:
+        said: list[str] = []
+        monkeypatch.setattr(report, "CELL_PROGRESS_AFTER", after)
+        report.run_study("96_long", dataset=demo_dataset, reports_dir=tmp_path / "reports", notebooks_dir=notebooks,
+                         progress=said.append)
+        return [m for m in said if ": cell " in m]
+
+    assert cells_said(3600) == []  # a quick run: no cell messages
+    # numbered as in the notebook: the markdown cell counts, papermill's injected one does not
+    assert cells_said(0) == ['96_long (ru): cell 1/4: dataset = "demo"', "96_long (ru): cell 3/4: import time",
+                             "96_long (ru): cell 4/4: x = 1"]
