@@ -390,7 +390,7 @@ def test_a_rerun_replaces_the_run_of_the_same_name(demo_reports, demo_dataset, t
     reports = tmp_path / "reports"
     shutil.copytree(demo_reports.path, reports)
 
-    def fake_execute(notebook, out, parameters, results, timeout):
+    def fake_execute(notebook, out, parameters, results, timeout, cell_progress=None):
         shutil.copy(reports / "00_data_quality-ru-demo" / "00_data_quality.ipynb", out)
         results.write_text(json.dumps({"rows_read": {"value": -1}}), encoding="utf-8")
 
