@@ -390,27 +390,50 @@ def _kernel_manager_class(env: dict, cwd: Path, log=None):
     return EvalkitKernelManager
 
 
-def notebook_imports(notebook: str | Path) -> list[str]:
-    """The modules a notebook's code cells import at top level, in order of first use.
+def _is_setting(node: ast.stmt) -> bool:
+    """A statement that cannot change what an import does: a docstring, or a plain name set to
+    a literal (a parameters cell)."""
+    if isinstance(node, ast.Expr):
+        return isinstance(node.value, ast.Constant)
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if not all(isinstance(t, ast.Name) for t in targets) or node.value is None:
+            return False
+        try:
+            ast.literal_eval(node.value)
+        except ValueError:
+            return False
+        return True
+    return False
 
-    ``from a.b import c`` gives ``a.b`` and ``a.b.c`` (``c`` may be a submodule). Cells that
-    are not plain Python (magics) are skipped.
+
+def notebook_imports(notebook: str | Path) -> list[str]:
+    """The modules a notebook imports before it does anything else, in order.
+
+    Code cells are read in order until the first statement that is neither an import nor a
+    setting (:func:`_is_setting`) — ``os.environ[...] = ...``, ``sys.path.insert(...)``, any
+    call — because from there on an import may depend on what the notebook did (threads set
+    for numpy, a folder added to the path), and importing it earlier would change the run.
+    ``from a.b import c`` gives ``a.b`` and ``a.b.c`` (``c`` may be a submodule); relative
+    imports are left out. A cell that is not plain Python (magics) stops the reading too.
     """
     nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
     names: list[str] = []
     for cell in nb.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
-        source = "".join(cell.get("source", ""))
         try:
-            tree = parse_python(source)
+            tree = parse_python("".join(cell.get("source", "")))
         except SyntaxError:
-            continue
+            break
         for node in tree.body:
             if isinstance(node, ast.Import):
                 names += [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names += [node.module] + [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level == 0 and node.module:
+                    names += [node.module] + [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
+            elif not _is_setting(node):
+                return list(dict.fromkeys(names))
     return list(dict.fromkeys(names))
 
 

@@ -418,10 +418,19 @@ def test_published_reports_hold_no_personal_data(demo_reports, demo_personal_dat
 
 # -- the kernel: started early, warmed with the notebook's imports, always stopped ----------------
 
-def test_notebook_imports_lists_the_modules_a_notebook_imports(tmp_path):
-    nb = _study(tmp_path, "92_imports", "import pandas as pd, json\nfrom evalkit import report, labels",
-                "%matplotlib inline", "from .relative import x\nif True:\n    import numpy")
-    assert report.notebook_imports(nb) == ["pandas", "json", "evalkit", "evalkit.report", "evalkit.labels"]
+def test_notebook_imports_lists_what_a_notebook_imports_before_it_does_anything_else(tmp_path):
+    nb = _study(tmp_path, "92_imports", '"""A study."""\nimport pandas as pd, json\nfrom evalkit import report, labels',
+                "from .relative import x\nfrom collections import *\nyears: list = [2022, 2023]",
+                "import os\nos.environ['OMP_NUM_THREADS'] = '1'\nimport numpy")
+    # numpy comes after the notebook sets its threads: importing it first would change the run
+    assert report.notebook_imports(nb) == ["pandas", "json", "evalkit", "evalkit.report", "evalkit.labels",
+                                           "collections", "os"]
+    stops = _study(tmp_path, "93_imports", "import sys\nsys.path.insert(0, 'lib')\nimport mine")
+    assert report.notebook_imports(stops) == ["sys"]
+    magic = _study(tmp_path, "94_imports", "%matplotlib inline", "import numpy")
+    assert report.notebook_imports(magic) == []
+    # the studies' own imports are all found (the parameters cell comes first)
+    assert "evalkit.indicators" in report.notebook_imports(ROOT / "notebooks" / "10_indicators.ipynb")
 
 
 def _kernels_of_this_process() -> list:
