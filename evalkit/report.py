@@ -416,6 +416,12 @@ def notebook_imports(notebook: str | Path) -> list[str]:
     for numpy, a folder added to the path), and importing it earlier would change the run.
     ``from a.b import c`` gives ``a.b`` and ``a.b.c`` (``c`` may be a submodule); relative
     imports are left out. A cell that is not plain Python (magics) stops the reading too.
+
+    Examples
+    --------
+    >>> from evalkit import paths, report
+    >>> report.notebook_imports(paths.notebooks() / "00_data_quality.ipynb")
+    ['evalkit', 'evalkit.quality', 'evalkit.dataset', 'evalkit.dataset.read_manifest']
     """
     nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
     names: list[str] = []
