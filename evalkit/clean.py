@@ -32,10 +32,12 @@ collected, so one run lists them all.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -393,6 +395,91 @@ def _raise_unmatched(unmatched: dict, problems: _Problems) -> None:
                      f"add each to the code it means")
 
 
+#: the sources' files must add up to this many bytes before tables are read in worker
+#: processes (smaller inputs, the demo and the tests, are read in this process)
+PARALLEL_BYTES = 64 << 20
+#: worker processes for reading and normalising (the reference machine has 2 cores)
+WORKERS = 2
+
+
+def _read_one(mapping: Mapping, tname: str) -> tuple:
+    """Read and normalise one mapped table; what :func:`_read_table` found, as values."""
+    problems, unmatched, fingerprints, ignored = _Problems(), {}, {}, []
+    sh = _read_table(mapping, mapping.tables[tname], problems, unmatched, fingerprints, ignored)
+    return sh, problems.items, unmatched, fingerprints, ignored
+
+
+_WORKER_MAPPINGS: dict = {}
+
+
+def _read_one_in_worker(source: Path, tname: str) -> tuple:
+    """:func:`_read_one` in a worker process, the source's mapping loaded once per worker."""
+    m = _WORKER_MAPPINGS.get(source)
+    if m is None:
+        m = _WORKER_MAPPINGS[source] = load_mapping(source)
+    return _read_one(m, tname)
+
+
+def _source_bytes(mappings: dict) -> int:
+    files = {m.folder / spec.file for m in mappings.values() for spec in m.tables.values()}
+    return sum(f.stat().st_size for f in files if f.is_file())
+
+
+@contextlib.contextmanager
+def _main_not_imported():
+    """Start worker processes that do not import the caller's main module.
+
+    A "spawn" or "forkserver" child imports ``__main__`` by its path or module name, which
+    re-runs a script written without the ``if __name__ == "__main__":`` idiom; the workers
+    need only evalkit, so for the moment processes start the main module shows neither.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: vars(main)[k] for k in ("__file__", "__spec__") if k in vars(main)}
+    main.__spec__ = None
+    vars(main).pop("__file__", None)
+    try:
+        yield
+    finally:
+        vars(main).pop("__spec__", None)
+        vars(main).update(saved)
+
+
+def _read_tables(tasks: list, mappings: dict, say):
+    """:func:`_read_one` of every (source, table), in order; in worker processes when big.
+
+    The workers are started with "forkserver" (pyarrow runs threads: no fork of a
+    threaded process) and each reads whole tables, so what comes back is the normalised
+    frame and the raw cells of the mapped columns, pickled once.
+    """
+    def label(s, tname):
+        spec = mappings[s].tables[tname]
+        return f"{mappings[s].source}: reading {spec.file}{' / ' + spec.sheet if spec.sheet else ''} → {tname}"
+
+    if WORKERS < 2 or len(tasks) < 2 or _source_bytes(mappings) < PARALLEL_BYTES:
+        for s, tname in tasks:
+            say(label(s, tname))
+            yield _read_one(mappings[s], tname)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["evalkit.clean"])
+    with ProcessPoolExecutor(max_workers=WORKERS, mp_context=ctx) as pool:
+        with _main_not_imported():  # the workers start as the first tasks are submitted
+            futures = [pool.submit(_read_one_in_worker, s, tname) for s, tname in tasks]
+        try:
+            for (s, tname), fut in zip(tasks, futures):
+                say(label(s, tname))
+                yield fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+
 def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult:
     """Clean one or more sources into one set of canonical tables (nothing written)."""
     say = progress or (lambda msg: log.info(msg))
@@ -408,13 +495,21 @@ def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult
     sheets: list[_Sheet] = []
     src_info = []
     ignored: list[dict] = []
+    by_source: dict[Path, dict] = {}  # source -> {path: fingerprint}, files in the order first read
+    tasks = [(s, tname) for s, m in mappings.items() for tname in m.tables]
+    for (s, tname), (sh, found, unmatched_t, fingerprints_t, ignored_t) in zip(
+            tasks, _read_tables(tasks, mappings, say)):
+        problems.items.extend(found)
+        for k, parts in unmatched_t.items():
+            unmatched.setdefault(k, []).extend(parts)
+        ignored.extend(ignored_t)
+        fingerprints = by_source.setdefault(s, {})
+        for p, fp in fingerprints_t.items():
+            fingerprints.setdefault(p, fp)
+        if sh is not None:
+            sheets.append(sh)
     for s, m in mappings.items():
-        fingerprints: dict = {}
-        for tname, spec in m.tables.items():
-            say(f"{m.source}: reading {spec.file}{' / ' + spec.sheet if spec.sheet else ''} → {tname}")
-            sh = _read_table(m, spec, problems, unmatched, fingerprints, ignored)
-            if sh is not None:
-                sheets.append(sh)
+        fingerprints = by_source.get(s, {})
         src_info.append({"source": m.source, "name": m.name, "folder": str(Path(s).resolve()),
                          "mapping_sha256": _sha256(m.path), "files": list(fingerprints.values())})
     _raise_unmatched(unmatched, problems)
