@@ -723,7 +723,7 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
         out_tables[tname] = clean
 
     # the log, the quarantine, and row conservation
-    logdf = pd.concat([l for l in logs if len(l)], ignore_index=True) if any(len(l) for l in logs) else \
+    logdf = _concat_plain([l for l in logs if len(l)]) if any(len(l) for l in logs) else \
         pd.DataFrame(columns=LOG_COLUMNS + ["_k"])
     say("writing the cleaning log and the quarantine")
     logdf = logdf.sort_values("_k", kind="stable")[LOG_COLUMNS].reset_index(drop=True)
@@ -932,6 +932,20 @@ def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     table = pa.table({f"k{i}": _sort_key(df[k]) for i, k in enumerate(keys)})
     order = pc.sort_indices(table, sort_keys=[(f"k{i}", "ascending", "at_end") for i in range(len(keys))]).to_numpy()
     return df.take(order).reset_index(drop=True)
+
+
+def _concat_plain(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(parts, ignore_index=True)`` of frames with the same numpy-dtype columns.
+
+    Column by column with numpy: pandas would look at every value of an object column that
+    is all None in some part (the log's "column" of merged duplicates) to decide its dtype.
+    """
+    columns = list(parts[0].columns)
+    dtypes = [parts[0][c].dtype for c in columns]
+    if any(list(p.columns) != columns or any(p[c].dtype != d for c, d in zip(columns, dtypes)) for p in parts) \
+            or not all(isinstance(d, np.dtype) for d in dtypes):
+        return pd.concat(parts, ignore_index=True)
+    return pd.DataFrame({c: np.concatenate([p[c].to_numpy() for p in parts]) for c in columns})
 
 
 def _concat(parts: list[pd.DataFrame], keep_index: bool = False) -> pd.DataFrame:
