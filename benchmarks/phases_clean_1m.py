@@ -3,8 +3,8 @@
 Run: `python benchmarks/phases_clean_1m.py [register]` — prints, at each progress message, the
 elapsed wall time, the wall and CPU seconds since the previous message, and the RSS. The CPU
 seconds are the figure to compare when the machine is shared (wall time then includes
-waiting for a core). CPU seconds are this process's plus those of the worker processes
-that read and normalise the sheets (counted when they end, i.e. in the phase that reads).
+waiting for a core). CPU seconds are this process's plus those the worker processes spent
+reading and normalising the sheets (``evalkit.clean.WORKER_CPU``).
 """
 import pathlib
 import sys
@@ -24,9 +24,9 @@ def main(src=pathlib.Path("/tmp/reg1m")):
     from evalkit.dataset import write_dataset
     P = psutil.Process()
 
-    def cpu():  # this process and its ended children (the reading workers)
+    def cpu():  # this process and the worker processes that read the sheets
         t = P.cpu_times()
-        return t.user + t.system + t.children_user + t.children_system
+        return t.user + t.system + C.WORKER_CPU[0]
 
     t0, c0 = time.perf_counter(), cpu()
     last = [t0, c0]

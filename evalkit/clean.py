@@ -130,6 +130,7 @@ class _Sheet:
     reasons: dict               # line -> [reasons] (rows that cannot be used)
     raw: pd.DataFrame           # the mapped raw columns (for the quarantine), index = line
     log: list
+    names: dict = field(default_factory=dict)  # identifier field -> pseudonyms of its categories
 
 
 def _resolve_columns(spec: TableSpec, frame: pd.DataFrame, path: Path, problems: _Problems) -> dict[str, str]:
@@ -400,24 +401,44 @@ def _raise_unmatched(unmatched: dict, problems: _Problems) -> None:
 PARALLEL_BYTES = 64 << 20
 #: worker processes for reading and normalising (the reference machine has 2 cores)
 WORKERS = 2
+#: CPU seconds the workers spent on the tables of this process's runs (for benchmarks)
+WORKER_CPU = [0.0]
 
 
-def _read_one(mapping: Mapping, tname: str) -> tuple:
-    """Read and normalise one mapped table; what :func:`_read_table` found, as values."""
+def _read_one(mapping: Mapping, tname: str, pseudonymiser: Pseudonymiser) -> tuple:
+    """Read, normalise and pseudonymise one mapped table; what :func:`_read_table` found, as values."""
     problems, unmatched, fingerprints, ignored = _Problems(), {}, {}, []
     sh = _read_table(mapping, mapping.tables[tname], problems, unmatched, fingerprints, ignored)
+    if sh is not None:
+        _sheet_pseudonyms(sh, pseudonymiser)
     return sh, problems.items, unmatched, fingerprints, ignored
+
+
+def _sheet_pseudonyms(sh: _Sheet, pseudonymiser: Pseudonymiser) -> None:
+    """The pseudonyms of the distinct identifiers of a sheet (its categories), kept on the sheet.
+
+    The hash covers "source:raw"; the identifier columns become Categoricals here, the
+    pseudonyms are put in place of the raw codes by :func:`_pseudonymise`.
+    """
+    for fname, prefix in ID_FIELDS.items():
+        if fname in sh.frame:
+            raw = _as_categorical(sh.frame[fname])
+            sh.frame[fname] = raw
+            sh.names[fname] = pseudonymiser.pseudonyms(raw.categories, sh.source, prefix)
 
 
 _WORKER_MAPPINGS: dict = {}
 
 
-def _read_one_in_worker(source: Path, tname: str) -> tuple:
+def _read_one_in_worker(source: Path, tname: str, key: bytes) -> tuple:
     """:func:`_read_one` in a worker process, the source's mapping loaded once per worker."""
+    import time
+
+    cpu = time.process_time()
     m = _WORKER_MAPPINGS.get(source)
     if m is None:
         m = _WORKER_MAPPINGS[source] = load_mapping(source)
-    return _read_one(m, tname)
+    return _read_one(m, tname, Pseudonymiser(key)), time.process_time() - cpu
 
 
 def _source_bytes(mappings: dict) -> int:
@@ -447,7 +468,7 @@ def _main_not_imported():
         vars(main).update(saved)
 
 
-def _read_tables(tasks: list, mappings: dict, say):
+def _read_tables(tasks: list, mappings: dict, key: bytes, say):
     """:func:`_read_one` of every (source, table), in order; in worker processes when big.
 
     The workers are started with "forkserver" (pyarrow runs threads: no fork of a
@@ -459,9 +480,10 @@ def _read_tables(tasks: list, mappings: dict, say):
         return f"{mappings[s].source}: reading {spec.file}{' / ' + spec.sheet if spec.sheet else ''} → {tname}"
 
     if WORKERS < 2 or len(tasks) < 2 or _source_bytes(mappings) < PARALLEL_BYTES:
+        pseudonymiser = Pseudonymiser(key)  # one for the run: an identifier met in several tables is hashed once
         for s, tname in tasks:
             say(label(s, tname))
-            yield _read_one(mappings[s], tname)
+            yield _read_one(mappings[s], tname, pseudonymiser)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -470,11 +492,13 @@ def _read_tables(tasks: list, mappings: dict, say):
     ctx.set_forkserver_preload(["evalkit.clean"])
     with ProcessPoolExecutor(max_workers=WORKERS, mp_context=ctx) as pool:
         with _main_not_imported():  # the workers start as the first tasks are submitted
-            futures = [pool.submit(_read_one_in_worker, s, tname) for s, tname in tasks]
+            futures = [pool.submit(_read_one_in_worker, s, tname, key) for s, tname in tasks]
         try:
             for (s, tname), fut in zip(tasks, futures):
                 say(label(s, tname))
-                yield fut.result()
+                found, cpu = fut.result()
+                WORKER_CPU[0] += cpu
+                yield found
         finally:
             for fut in futures:
                 fut.cancel()
@@ -498,7 +522,7 @@ def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult
     by_source: dict[Path, dict] = {}  # source -> {path: fingerprint}, files in the order first read
     tasks = [(s, tname) for s, m in mappings.items() for tname in m.tables]
     for (s, tname), (sh, found, unmatched_t, fingerprints_t, ignored_t) in zip(
-            tasks, _read_tables(tasks, mappings, say)):
+            tasks, _read_tables(tasks, mappings, key, say)):
         problems.items.extend(found)
         for k, parts in unmatched_t.items():
             unmatched.setdefault(k, []).extend(parts)
@@ -585,21 +609,22 @@ class _RawIds:
         return {n: self._raws[i] for n, i in zip(names, at) if i >= 0}
 
 
-def _pseudonymise(sheets: list[_Sheet], pseudonymiser: Pseudonymiser) -> _RawIds:
+def _pseudonymise(sheets: list[_Sheet]) -> _RawIds:
     """Replace raw identifiers by pseudonyms in every sheet's frame; returns pseudonym -> raw.
 
-    The hash covers "source:raw", computed once per distinct identifier (the categories).
-    All columns of one identifier (``family_id`` in families, children and cases) share one
-    sorted set of categories, so later lookups and sorts work on integer codes.
+    The pseudonyms of each sheet's distinct identifiers (the categories) were computed
+    when it was read (:func:`_sheet_pseudonyms`). All columns of one identifier
+    (``family_id`` in families, children and cases) share one sorted set of categories,
+    so later lookups and sorts work on integer codes.
     """
     raw_ids = _RawIds()
-    for fname, prefix in ID_FIELDS.items():
+    for fname in ID_FIELDS:
         hashed = []
         for sh in sheets:
             if fname not in sh.frame:
                 continue
             raw = _as_categorical(sh.frame[fname])
-            names = pseudonymiser.pseudonyms(raw.categories, sh.source, prefix)
+            names = sh.names.pop(fname)
             if fname not in PERSONAL_FIELDS:
                 raw_ids.add(names, raw.categories)
             hashed.append((sh, raw, names))
@@ -671,7 +696,7 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
     say("pseudonymising identifiers, merging duplicates")
     # the way back from a pseudonym is kept in memory only, to name rows in quarantine
     # messages by the organisation's own codes
-    raw_ids = _pseudonymise(sheets, Pseudonymiser(key))
+    raw_ids = _pseudonymise(sheets)
     for tname in schemas.TABLES:
         parts = frames.get(tname)
         if not parts:
