@@ -703,6 +703,10 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
             tables[tname] = None
             continue
         df = drop_quarantined(_concat(_shared_categories(parts)))
+        del parts, frames[tname]  # the sheets' frames are not needed once joined: memory back
+        for sh in sheets:
+            if sh.table == tname:
+                sh.frame = None
         tables[tname] = _dedupe(tname, df, quarantine, merged, logs, sheets)
 
     # schema rules, lazily, then references across tables until nothing changes
@@ -977,10 +981,13 @@ def _concat(parts: list[pd.DataFrame], keep_index: bool = False) -> pd.DataFrame
     """``pd.concat(parts, ignore_index=not keep_index)``, categorical columns joined by their codes.
 
     The parts' categorical columns must share their categories (:func:`_shared_categories`,
-    or copies of one frame); pandas would check that by hashing every category of every part.
+    or copies of one frame); pandas would check that by hashing every category of every part
+    (for every column of every table: seconds at a million children).
     """
     columns = list(parts[0].columns)
-    if len(parts) == 1 or any(list(p.columns) != columns for p in parts) or any(
+    # the same columns in another order are aligned by name, as pandas does (the first part's order)
+    if len(set(columns)) != len(columns) or any(len(p.columns) != len(columns) or set(p.columns) != set(columns)
+                                                for p in parts) or any(
             isinstance(p[c].dtype, pd.CategoricalDtype) and not p[c].cat.categories.equals(parts[0][c].cat.categories)
             for p in parts for c in columns):
         return pd.concat(parts, ignore_index=not keep_index)
