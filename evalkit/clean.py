@@ -566,14 +566,16 @@ def _as_categorical(column: pd.Series) -> pd.Categorical:
     return pd.Categorical(column.to_numpy(dtype=object))
 
 
-def _recode(cat: pd.Categorical, dtype: pd.CategoricalDtype, names=None) -> pd.Categorical:
+def _recode(cat: pd.Categorical, dtype: pd.CategoricalDtype, where=None) -> pd.Categorical:
     """``cat`` over the categories of ``dtype`` (which hold all of its values).
 
-    ``names`` replaces ``cat``'s categories, position by position, first (its pseudonyms).
+    ``where``, when given, is the position in ``dtype``'s categories of each of ``cat``'s
+    categories (of its pseudonyms, which replace them).
     """
-    if names is None and cat.categories.equals(dtype.categories):
+    if where is None and cat.categories.equals(dtype.categories):
         return cat
-    where = dtype.categories.get_indexer(cat.categories if names is None else pd.Index(names, dtype=object))
+    if where is None:
+        where = dtype.categories.get_indexer(cat.categories)
     codes = np.asarray(cat.codes, dtype=np.int64)
     new = np.where(codes >= 0, where[np.maximum(codes, 0)], -1) if len(where) else np.full(len(codes), -1)
     return pd.Categorical.from_codes(new, dtype=dtype)
@@ -582,31 +584,28 @@ def _recode(cat: pd.Categorical, dtype: pd.CategoricalDtype, names=None) -> pd.C
 class _RawIds:
     """The way back from a pseudonym to the organisation's own code, kept in memory only.
 
-    Filled per sheet with arrays; the lookup table is built on first use, and only the
+    Per identifier field: its sorted pseudonyms (the shared categories, whose hash table
+    pandas builds once when the sheets are recoded) and the raw code of each; only the
     pseudonyms that appear in quarantine messages are ever looked up.
     """
 
     def __init__(self):
-        self._parts: list[tuple[list, pd.Index]] = []
-        self._index: pd.Index | None = None
-        self._raws: np.ndarray | None = None
+        self._fields: list[tuple[pd.Index, np.ndarray, np.ndarray]] = []
 
-    def add(self, names: list[str], raws: pd.Index) -> None:
-        self._parts.append((names, raws))
-        self._index = None
+    def add(self, pseudonyms: pd.Index, raws: np.ndarray, known: np.ndarray) -> None:
+        self._fields.append((pseudonyms, raws, known))
 
     def lookup(self, names) -> dict[str, str]:
         """{pseudonym: raw code} for those of ``names`` that are known."""
         names = list(names)
-        if not names or not self._parts:
-            return {}
-        if self._index is None:
-            every = pd.Index(np.concatenate([np.asarray(n, dtype=object) for n, _ in self._parts]))
-            raws = np.concatenate([r.to_numpy(dtype=object) for _, r in self._parts])
-            first = ~every.duplicated()  # a pseudonym met in several sheets means one raw code
-            self._index, self._raws = every[first], raws[first]
-        at = self._index.get_indexer(names)
-        return {n: self._raws[i] for n, i in zip(names, at) if i >= 0}
+        out: dict[str, str] = {}
+        if not names:
+            return out
+        for pseudonyms, raws, known in self._fields:
+            for n, i in zip(names, pseudonyms.get_indexer(names)):
+                if i >= 0 and known[i]:
+                    out.setdefault(n, raws[i])
+        return out
 
 
 def _pseudonymise(sheets: list[_Sheet]) -> _RawIds:
@@ -624,13 +623,19 @@ def _pseudonymise(sheets: list[_Sheet]) -> _RawIds:
             if fname not in sh.frame:
                 continue
             raw = _as_categorical(sh.frame[fname])
-            names = sh.names.pop(fname)
-            if fname not in PERSONAL_FIELDS:
-                raw_ids.add(names, raw.categories)
-            hashed.append((sh, raw, names))
+            hashed.append((sh, raw, sh.names.pop(fname)))
         dtype = pd.CategoricalDtype(_sorted_union([names for _, _, names in hashed]))
+        raws = np.empty(len(dtype.categories), dtype=object)  # the raw code of each pseudonym
+        known = np.zeros(len(dtype.categories), dtype=bool)
         for sh, raw, names in hashed:
-            sh.frame[fname] = _recode(raw, dtype, names)
+            where = dtype.categories.get_indexer(pd.Index(names, dtype=object))
+            if fname not in PERSONAL_FIELDS:  # the first sheet holding a pseudonym gives its raw code
+                new = ~known[where]
+                raws[where[new]] = raw.categories.to_numpy(dtype=object)[new]
+                known[where] = True
+            sh.frame[fname] = _recode(raw, dtype, where=where)
+        if fname not in PERSONAL_FIELDS:
+            raw_ids.add(dtype.categories, raws, known)
     return raw_ids
 
 
