@@ -210,6 +210,25 @@ def test_property_sorted_is_pandas_stable_sort(rows):
     want = df.astype({"t": object}).sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
     got = C._sorted(df, keys)
     pd.testing.assert_frame_equal(got.astype({"t": object}), want)
+    # without the text key: sorted by the keys' ranks in mixed radix (numpy), not by pyarrow
+    for keys in (["t", "d", "n", "f"], ["f", "t"], ["d"], ["n", "d"]):
+        want = df.astype({"t": object}).sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+        pd.testing.assert_frame_equal(C._sorted(df, keys).astype({"t": object}), want)
+
+
+def test_sorted_with_negative_zero_and_booleans():
+    df = pd.DataFrame({"f": [0.0, -0.0, 1.0, np.nan, -0.0], "b": pd.array([True, None, False, True, False],
+                                                                           dtype="boolean")})
+    for keys in (["f"], ["b"], ["b", "f"]):
+        want = df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+        pd.testing.assert_frame_equal(C._sorted(df, keys), want)
+
+
+def test_concat_plain_is_pandas_concat():
+    parts = [pd.DataFrame({"a": [None, None], "r": [1, 2]}), pd.DataFrame({"a": ["x", None], "r": [3, 4]}),
+             pd.DataFrame({"a": [None], "r": [5]})]
+    for ps in (parts, parts[:1], [parts[0], parts[2]]):
+        pd.testing.assert_frame_equal(C._concat_plain(ps), pd.concat(ps, ignore_index=True))
 
 
 @given(_ROWS)
@@ -228,3 +247,7 @@ def test_concat_by_codes_is_pandas_concat():
              for c, x, i in (([0, -1], [1.0, 2.0], [5, 7]), ([2], [3.0], [5]))]
     for keep in (False, True):
         pd.testing.assert_frame_equal(C._concat(parts, keep_index=keep), pd.concat(parts, ignore_index=not keep))
+    reordered = [parts[0], parts[1][["x", "t"]]]  # the same columns in another order: aligned by name
+    for keep in (False, True):
+        pd.testing.assert_frame_equal(C._concat(reordered, keep_index=keep),
+                                      pd.concat(reordered, ignore_index=not keep))
