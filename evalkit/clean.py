@@ -79,11 +79,70 @@ class CleanResult:
     sources: list[dict]
     key_id: str
     ignored_columns: list[dict] = field(default_factory=list)
+    #: table -> (the frame in ``tables``, its text columns as the Categoricals cleaning kept)
+    _codes: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def summary(self) -> pd.DataFrame:
         """Rows read / kept / merged / quarantined per table, all sources together."""
         return self.conservation.groupby("table", sort=False)[["read", "kept", "merged", "quarantined"]].sum()
+
+    def arrow(self, name: str) -> pa.Table:
+        """``pa.Table.from_pandas(self.tables[name], preserve_index=False)``, what is written.
+
+        For a table as cleaning returned it, the text columns are taken from the codes and
+        categories cleaning kept (no Python string per cell is read again); a table
+        replaced in ``tables`` is converted by pyarrow from the frame.
+        """
+        frame = self.tables[name]
+        kept = self._codes.get(name)
+        if kept is not None and kept[0] is frame and all(c in frame.columns for c in kept[1]):
+            table = _arrow_of_coded(frame, kept[1])
+            if table is not None:
+                return table
+        return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _arrow_of_coded(frame: pd.DataFrame, coded: dict) -> pa.Table | None:
+    """What ``pa.Table.from_pandas(frame, preserve_index=False)`` gives, the columns in
+    ``coded`` (text as ``object``) built from their Categoricals instead.
+
+    The schema, with the pandas metadata, is pyarrow's own of a frame of at most one row
+    holding each column's first present value (pyarrow's and pandas' inference of a text
+    column sees only whether it holds strings); the other columns are converted as
+    pyarrow converts them. None when a type disagrees (the caller converts the frame).
+    """
+    n = len(frame)
+    plain = [c for c in frame.columns if c not in coded]
+    converted = pa.Table.from_pandas(frame[plain], preserve_index=False) if plain else None
+    sample = {}
+    for c in frame.columns:
+        if c in coded:
+            cat = coded[c]
+            codes = np.asarray(cat.codes)
+            at = np.flatnonzero(codes >= 0)[:1]
+            sample[c] = np.array([cat.categories[codes[at[0]]]] if len(at) else [None] * min(n, 1), dtype=object)
+        else:
+            col = frame[c]
+            at = np.flatnonzero(col.notna().to_numpy())[:1]
+            sample[c] = col.iloc[at if len(at) else np.arange(min(n, 1))].reset_index(drop=True)
+    schema = pa.Schema.from_pandas(pd.DataFrame(sample, columns=frame.columns), preserve_index=False)
+    arrays = []
+    for f in schema:
+        if f.name not in coded:
+            arrays.append(converted.column(f.name))
+        elif pa.types.is_null(f.type):
+            arrays.append(pa.nulls(n))
+        elif pa.types.is_string(f.type):
+            cat = coded[f.name]
+            codes = np.asarray(cat.codes)
+            text = pa.array(cat.categories.to_numpy(dtype=object), type=pa.string())
+            arrays.append(text.take(pa.array(codes, mask=codes < 0)))
+        else:  # pragma: no cover - categories of text are strings
+            return None
+        if arrays[-1].type != f.type:
+            return None
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _sha256(path: Path) -> str:
@@ -734,7 +793,7 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
     else:  # pragma: no cover - cascades are at most a few levels deep
         raise RuntimeError("cross-table quarantine did not settle")
 
-    out_tables = {}
+    out_tables, codes_kept = {}, {}
     for tname in schemas.TABLES:
         df = tables.get(tname)
         template = schemas.empty_table(tname)
@@ -745,16 +804,19 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
         keys = schemas.KEYS.get(tname) or cols
         # sorted while the text columns are categorical (sorted categories: codes sort as the text)
         clean = _sorted(df[cols], keys)
+        coded = {}
         for c in cols:
             if str(clean[c].dtype) == "Int64":  # whole numbers are required: plain int64 once gaps are quarantined
                 clean[c] = clean[c].astype("int64")
             elif isinstance(clean[c].dtype, pd.CategoricalDtype):
-                clean[c] = _objects(clean[c].array)
+                coded[c] = clean[c].array
+                clean[c] = _objects(coded[c])
         wrong = {c: (str(clean[c].dtype), str(template[c].dtype)) for c in cols
                  if str(clean[c].dtype) != str(template[c].dtype)}
         if wrong:  # pragma: no cover - the contract's dtypes, cheaply; a failure here is a bug
             raise RuntimeError(f"{tname}: wrong dtypes {wrong}")
         out_tables[tname] = clean
+        codes_kept[tname] = (clean, coded)
 
     # the log, the quarantine, and row conservation
     logdf = _concat_plain([l for l in logs if len(l)]) if any(len(l) for l in logs) else \
@@ -801,7 +863,8 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
                      "read": int(len(lines)), "kept": int(k.sum()), "merged": int(mg.sum()),
                      "quarantined": int(q.sum())})
     return CleanResult(tables=out_tables, log=logdf, quarantine=qdf,
-                       conservation=pd.DataFrame(cons, columns=CONSERVATION_COLUMNS), sources=[], key_id=key_id(key))
+                       conservation=pd.DataFrame(cons, columns=CONSERVATION_COLUMNS), sources=[], key_id=key_id(key),
+                       _codes=codes_kept)
 
 
 #: the rules of evalkit.schemas, as a methodist reads them (Russian / English)

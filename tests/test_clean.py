@@ -154,6 +154,32 @@ def test_a_kill_while_writing_leaves_the_previous_dataset_untouched(demo_source,
     assert len([p for p in (tmp_path / ".versions").iterdir()]) == 1  # old versions are removed
 
 
+def test_arrow_tables_from_the_codes_are_what_pyarrow_makes_of_the_frames(cleaned):
+    import pyarrow as pa
+
+    for name, df in cleaned.tables.items():
+        want = pa.Table.from_pandas(df, preserve_index=False)
+        got = cleaned.arrow(name)
+        assert got.schema.equals(want.schema, check_metadata=True), name
+        assert got.equals(want), name
+    # a frame replaced in tables (or with columns missing) is converted from the frame itself
+    from evalkit.clean import CleanResult
+    edited = CleanResult(tables={**cleaned.tables, "children": cleaned.tables["children"].head(3)},
+                         log=cleaned.log, quarantine=cleaned.quarantine, conservation=cleaned.conservation,
+                         sources=[], key_id="", _codes=cleaned._codes)
+    assert edited.arrow("children").equals(pa.Table.from_pandas(cleaned.tables["children"].head(3),
+                                                                preserve_index=False))
+    no_text = pd.CategoricalDtype(pd.Index([], dtype=object))
+    empty = pd.DataFrame({"a": pd.Series([], dtype=object), "x": pd.Series([], dtype=float)})
+    cat = pd.Categorical.from_codes(np.zeros(0, dtype=np.int8), dtype=no_text)
+    assert C._arrow_of_coded(empty, {"a": cat}).equals(pa.Table.from_pandas(empty, preserve_index=False))
+    nones = pd.DataFrame({"a": np.array([None, None], dtype=object), "x": [1.0, 2.0]})
+    cat = pd.Categorical.from_codes(np.array([-1, -1], dtype=np.int8), dtype=no_text)
+    got = C._arrow_of_coded(nones, {"a": cat})
+    want = pa.Table.from_pandas(nones, preserve_index=False)
+    assert got.equals(want) and got.schema.equals(want.schema, check_metadata=True)
+
+
 def test_quarantine_xlsx_opens_with_a_sheet_per_table(demo_source, tmp_path, cleaned):
     path = write_dataset(cleaned, tmp_path / "x")
     book = pd.read_excel(Path(path) / "quarantine.xlsx", sheet_name=None, engine="calamine")
