@@ -749,11 +749,22 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
         sh.frame["_rid"] = base | sh.frame.pop("_line").to_numpy(dtype="int64")
         frames.setdefault(sh.table, []).append(sh.frame)
 
-    def drop_quarantined(df: pd.DataFrame) -> pd.DataFrame:
-        """The rows not in quarantine; the same frame (no copy) when none of its rows is."""
-        if not quarantine or df.empty:
+    seen: dict[str, int] = {}  # table -> how many quarantined rows it was last filtered against
+
+    def drop_quarantined(df: pd.DataFrame, tname: str | None = None) -> pd.DataFrame:
+        """The rows not in quarantine; the same frame (no copy) when none of its rows is.
+
+        With ``tname``, the frame already had the rows quarantined before its last call
+        removed, so only those quarantined since are looked for (rows are only ever
+        added to the quarantine, in order).
+        """
+        start = seen.get(tname, 0) if tname is not None else 0
+        if tname is not None:
+            seen[tname] = len(quarantine)
+        if len(quarantine) <= start or df.empty:
             return df
-        gone = _member(np.sort(np.fromiter(quarantine, dtype="int64")), df["_rid"].to_numpy())
+        new = np.fromiter(quarantine, dtype="int64", count=len(quarantine))[start:]
+        gone = _member(np.sort(new), df["_rid"].to_numpy())
         return df[~gone] if gone.any() else df
 
     tables: dict[str, pd.DataFrame] = {}
@@ -783,7 +794,7 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
         _quarantine_problems(schemas.table_problems(tname, df[cols], check_dtypes=False, check_keys=False), df,
                              quarantine, tname, raw_ids)
     for _ in range(10):
-        tables = {t: (drop_quarantined(df) if df is not None else None) for t, df in tables.items()}
+        tables = {t: (drop_quarantined(df, t) if df is not None else None) for t, df in tables.items()}
         # check_dataset reads its columns by name: the frames go in as they are, no copies
         probs = schemas.check_dataset({t: df for t, df in tables.items() if df is not None})
         if probs.empty:
@@ -1038,10 +1049,12 @@ def _rank(column: pd.Series) -> tuple[np.ndarray, int] | None:
         values = column.to_numpy(dtype=dtype.numpy_dtype if hasattr(dtype, "numpy_dtype") else dtype, na_value=0)
         if values.dtype.kind == "f" and (np.signbit(values) & (values == 0)).any():
             return None  # -0.0 and 0.0 are equal to a sort but not to a hash
-    present = values[~missing]
-    uniques = np.unique(present)  # sorted
+    # distinct values by hashing (few: dates, years), then only those sorted
+    codes, uniques = pd.factorize(values[~missing])
+    rank_of = np.empty(len(uniques), dtype=np.int64)
+    rank_of[np.argsort(np.asarray(uniques), kind="stable")] = np.arange(len(uniques))
     ranks = np.full(len(values), len(uniques), dtype=np.int64)
-    ranks[~missing] = np.searchsorted(uniques, present)
+    ranks[~missing] = rank_of[codes]
     return ranks, len(uniques) + 1
 
 
