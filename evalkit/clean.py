@@ -830,10 +830,11 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
         codes_kept[tname] = (clean, coded)
 
     # the log, the quarantine, and row conservation
-    logdf = _concat_plain([l for l in logs if len(l)]) if any(len(l) for l in logs) else \
-        pd.DataFrame(columns=LOG_COLUMNS + ["_k"])
     say("writing the cleaning log and the quarantine")
-    logdf = logdf.sort_values("_k", kind="stable")[LOG_COLUMNS].reset_index(drop=True)
+    if any(len(part) for part in logs):  # sorted by sheet, then row
+        logdf = _concat_plain([part for part in logs if len(part)], sort_by="_k", columns=LOG_COLUMNS)
+    else:
+        logdf = pd.DataFrame(columns=LOG_COLUMNS + ["_k"]).sort_values("_k", kind="stable")[LOG_COLUMNS].reset_index(drop=True)
     logdf["row"] = logdf["row"].astype("int64")
     qrows = []
     q_sorted = np.sort(np.fromiter(quarantine, dtype="int64"))
@@ -1081,18 +1082,25 @@ def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return df.take(order).reset_index(drop=True)
 
 
-def _concat_plain(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """``pd.concat(parts, ignore_index=True)`` of frames with the same numpy-dtype columns.
+def _concat_plain(parts: list[pd.DataFrame], sort_by: str | None = None, columns=None) -> pd.DataFrame:
+    """``pd.concat(parts, ignore_index=True)`` of frames with the same numpy-dtype columns;
+    with ``sort_by``, then ``.sort_values(sort_by, kind="stable")[columns].reset_index(drop=True)``.
 
     Column by column with numpy: pandas would look at every value of an object column that
-    is all None in some part (the log's "column" of merged duplicates) to decide its dtype.
+    is all None in some part (the log's "column" of merged duplicates) to decide its dtype,
+    and the sort takes each column once.
     """
-    columns = list(parts[0].columns)
-    dtypes = [parts[0][c].dtype for c in columns]
-    if any(list(p.columns) != columns or any(p[c].dtype != d for c, d in zip(columns, dtypes)) for p in parts) \
+    names = list(parts[0].columns)
+    dtypes = [parts[0][c].dtype for c in names]
+    if any(list(p.columns) != names or any(p[c].dtype != d for c, d in zip(names, dtypes)) for p in parts) \
             or not all(isinstance(d, np.dtype) for d in dtypes):
-        return pd.concat(parts, ignore_index=True)
-    return pd.DataFrame({c: np.concatenate([p[c].to_numpy() for p in parts]) for c in columns})
+        out = pd.concat(parts, ignore_index=True)
+        return out if sort_by is None else out.sort_values(sort_by, kind="stable")[columns].reset_index(drop=True)
+    arrays = {c: np.concatenate([p[c].to_numpy() for p in parts]) for c in names}
+    if sort_by is not None:
+        order = np.argsort(arrays[sort_by], kind="stable")
+        arrays = {c: arrays[c][order] for c in columns}
+    return pd.DataFrame(arrays)
 
 
 def _concat(parts: list[pd.DataFrame], keep_index: bool = False) -> pd.DataFrame:

@@ -255,6 +255,9 @@ def test_concat_plain_is_pandas_concat():
              pd.DataFrame({"a": [None], "r": [5]})]
     for ps in (parts, parts[:1], [parts[0], parts[2]]):
         pd.testing.assert_frame_equal(C._concat_plain(ps), pd.concat(ps, ignore_index=True))
+        k = [p.assign(k=-p["r"] % 2) for p in ps]
+        want = pd.concat(k, ignore_index=True).sort_values("k", kind="stable")[["r", "a"]].reset_index(drop=True)
+        pd.testing.assert_frame_equal(C._concat_plain(k, sort_by="k", columns=["r", "a"]), want)
 
 
 @given(_ROWS)
