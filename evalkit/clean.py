@@ -36,6 +36,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -458,7 +459,8 @@ def _raise_unmatched(unmatched: dict, problems: _Problems) -> None:
 #: the sources' files must add up to this many bytes before tables are read in worker
 #: processes (smaller inputs, the demo and the tests, are read in this process)
 PARALLEL_BYTES = 64 << 20
-#: worker processes for reading and normalising (the reference machine has 2 cores)
+#: worker processes for reading and normalising (the reference machine has 2 cores);
+#: ``$EVALKIT_CLEAN_WORKERS`` overrides it (0 or 1: read in this process)
 WORKERS = 2
 #: CPU seconds the workers spent on the tables of this process's runs (for benchmarks)
 WORKER_CPU = [0.0]
@@ -538,7 +540,8 @@ def _read_tables(tasks: list, mappings: dict, key: bytes, say):
         spec = mappings[s].tables[tname]
         return f"{mappings[s].source}: reading {spec.file}{' / ' + spec.sheet if spec.sheet else ''} → {tname}"
 
-    if WORKERS < 2 or len(tasks) < 2 or _source_bytes(mappings) < PARALLEL_BYTES:
+    workers = int(os.environ.get("EVALKIT_CLEAN_WORKERS", WORKERS))
+    if workers < 2 or len(tasks) < 2 or _source_bytes(mappings) < PARALLEL_BYTES:
         pseudonymiser = Pseudonymiser(key)  # one for the run: an identifier met in several tables is hashed once
         for s, tname in tasks:
             say(label(s, tname))
@@ -549,7 +552,7 @@ def _read_tables(tasks: list, mappings: dict, key: bytes, say):
 
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["evalkit.clean"])
-    with ProcessPoolExecutor(max_workers=WORKERS, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         with _main_not_imported():  # the workers start as the first tasks are submitted
             futures = [pool.submit(_read_one_in_worker, s, tname, key) for s, tname in tasks]
         try:

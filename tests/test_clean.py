@@ -180,6 +180,20 @@ def test_arrow_tables_from_the_codes_are_what_pyarrow_makes_of_the_frames(cleane
     assert got.equals(want) and got.schema.equals(want.schema, check_metadata=True)
 
 
+def test_reading_in_worker_processes_gives_the_same_result(demo_source, cleaned, monkeypatch):
+    monkeypatch.setattr(C, "PARALLEL_BYTES", 0)  # the demo is small: force the worker processes
+    monkeypatch.delenv("EVALKIT_CLEAN_WORKERS", raising=False)
+    cpu = C.WORKER_CPU[0]
+    parallel = clean_sources([demo_source / o for o in ORGS], KEY)
+    assert C.WORKER_CPU[0] > cpu  # the tables were read in the workers
+    for name, df in cleaned.tables.items():
+        pd.testing.assert_frame_equal(parallel.tables[name], df)
+    for got, want in ((parallel.log, cleaned.log), (parallel.quarantine, cleaned.quarantine),
+                      (parallel.conservation, cleaned.conservation)):
+        pd.testing.assert_frame_equal(got, want)
+    assert (parallel.sources, parallel.ignored_columns) == (cleaned.sources, cleaned.ignored_columns)
+
+
 def test_quarantine_xlsx_opens_with_a_sheet_per_table(demo_source, tmp_path, cleaned):
     path = write_dataset(cleaned, tmp_path / "x")
     book = pd.read_excel(Path(path) / "quarantine.xlsx", sheet_name=None, engine="calamine")
