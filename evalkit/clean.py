@@ -491,15 +491,17 @@ def _sheet_pseudonyms(sh: _Sheet, pseudonymiser: Pseudonymiser) -> None:
 _WORKER_MAPPINGS: dict = {}
 
 
-def _read_one_in_worker(source: Path, tname: str, key: bytes) -> tuple:
-    """:func:`_read_one` in a worker process, the source's mapping loaded once per worker."""
+def _read_in_worker(source: Path, tnames: list[str], key: bytes) -> tuple[list, float]:
+    """:func:`_read_one` of some tables of one source in a worker process, with one
+    pseudonymiser (an identifier met in several of them is hashed once); and the CPU seconds."""
     import time
 
     cpu = time.process_time()
     m = _WORKER_MAPPINGS.get(source)
     if m is None:
         m = _WORKER_MAPPINGS[source] = load_mapping(source)
-    return _read_one(m, tname, Pseudonymiser(key)), time.process_time() - cpu
+    pseudonymiser = Pseudonymiser(key)
+    return [_read_one(m, t, pseudonymiser) for t in tnames], time.process_time() - cpu
 
 
 def _source_bytes(mappings: dict) -> int:
@@ -533,8 +535,8 @@ def _read_tables(tasks: list, mappings: dict, key: bytes, say):
     """:func:`_read_one` of every (source, table), in order; in worker processes when big.
 
     The workers are started with "forkserver" (pyarrow runs threads: no fork of a
-    threaded process) and each reads whole tables, so what comes back is the normalised
-    frame and the raw cells of the mapped columns, pickled once.
+    threaded process) and each reads whole sources, so what comes back is the normalised
+    frames, the raw cells of the mapped columns and the pseudonyms, pickled once.
     """
     def label(s, tname):
         spec = mappings[s].tables[tname]
@@ -552,15 +554,24 @@ def _read_tables(tasks: list, mappings: dict, key: bytes, say):
 
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["evalkit.clean"])
+    # a job per source (its identifiers hashed once), or per table when there are fewer sources than workers
+    jobs: list[tuple[Path, list[str]]] = []
+    for s, tname in tasks:
+        if jobs and jobs[-1][0] == s and len(mappings) >= workers:
+            jobs[-1][1].append(tname)
+        else:
+            jobs.append((s, [tname]))
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        with _main_not_imported():  # the workers start as the first tasks are submitted
-            futures = [pool.submit(_read_one_in_worker, s, tname, key) for s, tname in tasks]
+        with _main_not_imported():  # the workers start as the first jobs are submitted
+            futures = [pool.submit(_read_in_worker, s, tnames, key) for s, tnames in jobs]
         try:
-            for (s, tname), fut in zip(tasks, futures):
-                say(label(s, tname))
+            for (s, tnames), fut in zip(jobs, futures):
                 found, cpu = fut.result()
                 WORKER_CPU[0] += cpu
-                yield found
+                for tname, one in zip(tnames, found):
+                    say(label(s, tname))
+                    yield one
+                del found
         finally:
             for fut in futures:
                 fut.cancel()
