@@ -632,6 +632,22 @@ def _sorted_union(arrays: list) -> pd.Index:
     return pd.Index(ordered.to_numpy(zero_copy_only=False), dtype=object)
 
 
+def _sorted_union_positions(arrays: list) -> tuple[pd.Index, list[np.ndarray]]:
+    """:func:`_sorted_union` of arrays of distinct strings, and where each array's strings
+    are in it: one hash pass over all of them in pyarrow, instead of a lookup per array."""
+    lengths = [len(a) for a in arrays]
+    if not sum(lengths):
+        return pd.Index([], dtype=object), [np.zeros(n, dtype=np.intp) for n in lengths]
+    values = pa.chunked_array([pa.array(np.asarray(a, dtype=object), type=pa.string()) for a in arrays])
+    encoded = pc.dictionary_encode(values.combine_chunks())
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    union = pd.Index(encoded.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False), dtype=object)
+    positions = rank[encoded.indices.to_numpy()]
+    return union, np.split(positions, np.cumsum(lengths)[:-1])
+
+
 def _as_categorical(column: pd.Series) -> pd.Categorical:
     """A column as a Categorical (an object column of text or None is converted)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
@@ -697,11 +713,11 @@ def _pseudonymise(sheets: list[_Sheet]) -> _RawIds:
                 continue
             raw = _as_categorical(sh.frame[fname])
             hashed.append((sh, raw, sh.names.pop(fname)))
-        dtype = pd.CategoricalDtype(_sorted_union([names for _, _, names in hashed]))
+        union, positions = _sorted_union_positions([names for _, _, names in hashed])
+        dtype = pd.CategoricalDtype(union)
         raws = np.empty(len(dtype.categories), dtype=object)  # the raw code of each pseudonym
         known = np.zeros(len(dtype.categories), dtype=bool)
-        for sh, raw, names in hashed:
-            where = dtype.categories.get_indexer(pd.Index(names, dtype=object))
+        for (sh, raw, names), where in zip(hashed, positions):
             if fname not in PERSONAL_FIELDS:  # the first sheet holding a pseudonym gives its raw code
                 new = ~known[where]
                 raws[where[new]] = raw.categories.to_numpy(dtype=object)[new]

@@ -264,6 +264,16 @@ def test_sorted_with_negative_zero_and_booleans():
         pd.testing.assert_frame_equal(C._sorted(df, keys), want)
 
 
+def test_sorted_union_positions():
+    arrays = [["f_b", "f_a"], [], ["f_c", "f_a", "ж"], ["f_b"]]
+    union, positions = C._sorted_union_positions(arrays)
+    assert union.equals(C._sorted_union(arrays)) and list(union) == ["f_a", "f_b", "f_c", "ж"]
+    for a, p in zip(arrays, positions):
+        assert list(p) == list(union.get_indexer(pd.Index(a, dtype=object)))
+    empty, none = C._sorted_union_positions([[], []])
+    assert len(empty) == 0 and [len(p) for p in none] == [0, 0]
+
+
 def test_concat_plain_is_pandas_concat():
     parts = [pd.DataFrame({"a": [None, None], "r": [1, 2]}), pd.DataFrame({"a": ["x", None], "r": [3, 4]}),
              pd.DataFrame({"a": [None], "r": [5]})]
