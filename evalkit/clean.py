@@ -1109,7 +1109,9 @@ def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         size *= ranked[1]
     else:
         order = np.argsort(ids, kind="stable")
-    return df.take(order).reset_index(drop=True)
+    out = df.take(order)
+    out.index = pd.RangeIndex(len(out))  # reset_index(drop=True) would copy every column
+    return out
 
 
 def _concat_plain(parts: list[pd.DataFrame], sort_by: str | None = None, columns=None) -> pd.DataFrame:
