@@ -267,6 +267,7 @@ def _normalise_field(kind: str, fname: str, values: pd.Series, spec: TableSpec, 
             n.how[digits] = "number"
             n.failed = n.failed & ~digits
             n.reason[digits] = None
+            n.distinct = None  # changed per row: no longer per distinct value
         return n, {"exact"}
     raise AssertionError(kind)
 
@@ -369,15 +370,25 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
         for line, r, v in zip(values.index[failed], n.reason[failed], values[failed]):
             shown = WITHHELD if fname in PERSONAL_FIELDS else repr(_text(v))
             reasons.setdefault(int(line), []).append(f"«{column}»: {_in_russian(r)} ({shown})")
-        how = n.how
-        logged = how.notna().to_numpy() & ~how.isin(list(usual)).to_numpy() & ~failed
+        if n.distinct is not None:  # what to log decided per distinct raw value, then spread to the rows
+            codes, how_d, reason_d = n.distinct
+            how_s = pd.Series(how_d, dtype=object)
+            logged_d = how_s.notna().to_numpy() & ~how_s.isin(list(usual)).to_numpy() & ~pd.notna(reason_d)
+            logged = np.append(logged_d, False)[codes]  # code -1 (an empty cell): not logged
+        else:
+            how = n.how
+            logged = how.notna().to_numpy() & ~how.isin(list(usual)).to_numpy() & ~failed
         if logged.any():
             raw_v = values[logged]
+            if n.distinct is not None:
+                rules = np.array([f"{fname}:{h}" for h in how_d] + [None], dtype=object)[codes[logged]]
+            else:
+                rules = (f"{fname}:" + how[logged].astype(str)).to_numpy()
             log_parts.append(pd.DataFrame({
                 "row": values.index[logged].to_numpy(), "column": column,
                 "raw_value": WITHHELD if fname in PERSONAL_FIELDS else _texts(raw_v),
                 "clean_value": WITHHELD if fname in PERSONAL_FIELDS and kind == "id" else _texts(n.clean[logged]),
-                "rule": f"{fname}:" + how[logged].astype(str)}))
+                "rule": rules}))
         return _clean_dtype(kind, n.clean)
 
     for fname, fs in spec.fields.items():
