@@ -767,6 +767,25 @@ def _objects(cat: pd.Categorical) -> np.ndarray:
     return table[cat.codes]  # code -1 picks the None slot
 
 
+def _lines_by_sheet(ids: np.ndarray, n_sheets: int) -> list[np.ndarray]:
+    """The lines of raw row ids, one array per sheet (a radix sort on the sheet numbers)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    sheet = ids >> _SHIFT
+    order = np.argsort(sheet.astype(np.uint16) if n_sheets < 2 ** 16 else sheet, kind="stable")
+    bounds = np.searchsorted(sheet[order], np.arange(n_sheets + 1))
+    lines = (ids & _MASK)[order]
+    return [lines[bounds[i]:bounds[i + 1]] for i in range(n_sheets)]
+
+
+def _marked(members: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Which of a sheet's ``lines`` are among ``members`` (lines of the same sheet)."""
+    if not len(members) or not len(lines):
+        return np.zeros(len(lines), dtype=bool)
+    mark = np.zeros(int(max(lines.max(), members.max())) + 1, dtype=bool)
+    mark[members] = True
+    return mark[lines]
+
+
 def _member(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     """values in sorted_ids, by binary search (np.isin re-sorts its second argument every call)."""
     if not len(sorted_ids):
@@ -899,16 +918,16 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
     qdf["row"] = qdf["row"].astype("int64")
     qdf = qdf.sort_values(["source", "file", "sheet", "row"], kind="stable", na_position="first").reset_index(drop=True)
     # row conservation, per raw sheet: every data line read is kept, merged or quarantined
-    kept = np.sort(np.concatenate([df["_rid"].to_numpy() for df in tables.values() if df is not None] or
-                                  [np.array([], dtype="int64")]))
-    q_ids = np.sort(np.fromiter(quarantine, dtype="int64"))
-    m_ids = np.sort(np.fromiter(merged, dtype="int64"))
+    kept = _lines_by_sheet(np.concatenate([df["_rid"].to_numpy() for df in tables.values() if df is not None] or
+                                          [np.array([], dtype="int64")]), len(sheets))
+    q_ids = _lines_by_sheet(np.fromiter(quarantine, dtype="int64"), len(sheets))
+    m_ids = _lines_by_sheet(np.fromiter(merged, dtype="int64"), len(sheets))
     cons = []
     for i, sh in enumerate(sheets):
         lines = (np.int64(i) << _SHIFT) | sh.lines.astype("int64")
-        q = _member(q_ids, lines)
-        k = _member(kept, lines) & ~q
-        mg = _member(m_ids, lines) & ~q & ~k
+        q = _marked(q_ids[i], sh.lines)
+        k = _marked(kept[i], sh.lines) & ~q
+        mg = _marked(m_ids[i], sh.lines) & ~q & ~k
         if (q | k | mg).sum() != len(lines):  # pragma: no cover - an internal invariant
             lost = (lines[~(q | k | mg)] & _MASK)[:10].tolist()
             raise RuntimeError(f"row conservation broken for {sh.file}/{sh.sheet}: lines {lost} vanished")
