@@ -46,7 +46,8 @@ def main(src=pathlib.Path("/tmp/reg1m")):
     say("cleaned")
     write_dataset(res, "/tmp/w1m", progress=say)
     say("written")
-    print(f"total {time.perf_counter()-t0:.1f} s wall, {cpu()-c0:.1f} s cpu", flush=True)
+    print(f"total {time.perf_counter()-t0:.1f} s wall, {cpu()-c0:.1f} s cpu; peak memory of a reading worker "
+          f"{C.WORKER_PEAK_RSS[0]/1e9:.2f} GB", flush=True)
 
 
 if __name__ == "__main__":  # the reading workers import this file: nothing may run on import

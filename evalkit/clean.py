@@ -473,8 +473,11 @@ PARALLEL_BYTES = 64 << 20
 #: worker processes for reading and normalising (the reference machine has 2 cores);
 #: ``$EVALKIT_CLEAN_WORKERS`` overrides it (0 or 1: read in this process)
 WORKERS = 2
-#: CPU seconds the workers spent on the tables of this process's runs (for benchmarks)
+#: CPU seconds the workers spent on the tables of this process's runs, and the largest
+#: peak resident memory (bytes) of a worker (for benchmarks: the workers are not children
+#: of this process, so its own resource usage does not include them)
 WORKER_CPU = [0.0]
+WORKER_PEAK_RSS = [0]
 
 
 def _read_one(mapping: Mapping, tname: str, pseudonymiser: Pseudonymiser) -> tuple:
@@ -502,9 +505,10 @@ def _sheet_pseudonyms(sh: _Sheet, pseudonymiser: Pseudonymiser) -> None:
 _WORKER_MAPPINGS: dict = {}
 
 
-def _read_in_worker(source: Path, tnames: list[str], key: bytes) -> tuple[list, float]:
+def _read_in_worker(source: Path, tnames: list[str], key: bytes) -> tuple[list, float, int]:
     """:func:`_read_one` of some tables of one source in a worker process, with one
-    pseudonymiser (an identifier met in several of them is hashed once); and the CPU seconds."""
+    pseudonymiser (an identifier met in several of them is hashed once); and the CPU
+    seconds it took and the worker's peak resident memory in bytes."""
     import time
 
     cpu = time.process_time()
@@ -512,7 +516,10 @@ def _read_in_worker(source: Path, tnames: list[str], key: bytes) -> tuple[list, 
     if m is None:
         m = _WORKER_MAPPINGS[source] = load_mapping(source)
     pseudonymiser = Pseudonymiser(key)
-    return [_read_one(m, t, pseudonymiser) for t in tnames], time.process_time() - cpu
+    found = [_read_one(m, t, pseudonymiser) for t in tnames]
+    import resource
+
+    return found, time.process_time() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _source_bytes(mappings: dict) -> int:
@@ -577,8 +584,9 @@ def _read_tables(tasks: list, mappings: dict, key: bytes, say):
             futures = [pool.submit(_read_in_worker, s, tnames, key) for s, tnames in jobs]
         try:
             for (s, tnames), fut in zip(jobs, futures):
-                found, cpu = fut.result()
+                found, cpu, rss = fut.result()
                 WORKER_CPU[0] += cpu
+                WORKER_PEAK_RSS[0] = max(WORKER_PEAK_RSS[0], rss)
                 for tname, one in zip(tnames, found):
                     say(label(s, tname))
                     yield one
