@@ -17,12 +17,17 @@ For each source (a folder with its ``evalkit.yaml``) and each mapped table:
 Row conservation holds for every raw sheet: rows read = rows kept + rows merged + rows
 quarantined; :func:`clean_sources` checks it and refuses to return otherwise.
 
-Speed: text files are read into Arrow strings (pyarrow's CSV reader), identifiers and
+Speed: when the sources' files add up to more than :data:`PARALLEL_BYTES`, the tables
+are read, normalised and pseudonymised in :data:`WORKERS` worker processes ("forkserver",
+a source per job; smaller inputs such as the demo are read in this process, the same
+way). Text files are read into Arrow strings (pyarrow's CSV reader), identifiers and
 codes are kept as Categoricals with sorted categories from normalisation until the tables
-are returned (pseudonyms are hashed once per distinct identifier; all columns of one
-identifier share one set of categories), so merging duplicates, the cross-table
-references and the final sort work on integer codes, not on millions of Python strings.
-The returned tables have the canonical dtypes (text as ``object``).
+are returned (pseudonyms are hashed once per distinct identifier of a source; all
+columns of one identifier share one set of categories), so merging duplicates, the
+cross-table references and the final sort work on integer codes, not on millions of
+Python strings. The returned tables have the canonical dtypes (text as ``object``);
+:meth:`CleanResult.arrow` gives them to :func:`evalkit.dataset.write_dataset` as Arrow
+built from the codes.
 
 A mistake in the mapping or the files (a missing file or sheet, a mapped column absent,
 an unreadable encoding, a value spelled in a way the mapping does not list) is a
