@@ -194,6 +194,26 @@ def test_reading_in_worker_processes_gives_the_same_result(demo_source, cleaned,
     assert (parallel.sources, parallel.ignored_columns) == (cleaned.sources, cleaned.ignored_columns)
 
 
+def test_workers_do_not_rerun_a_script_without_the_main_guard(demo_source, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"  # no `if __name__ == "__main__":`, as users write scripts
+    script.write_text(
+        "import evalkit.clean as C\n"
+        "C.PARALLEL_BYTES = 0\n"
+        f"r = C.clean_sources([{str(demo_source / 'org_a')!r}, {str(demo_source / 'org_b')!r}], bytes(32))\n"
+        "print('cleaned', C.WORKER_CPU[0] > 0, len(r.tables['children']))\n", encoding="utf-8")
+    from pathlib import Path
+
+    env = {**__import__("os").environ, "EVALKIT_CLEAN_WORKERS": "2",
+           "PYTHONPATH": str(Path(C.__file__).resolve().parents[1])}  # this evalkit, wherever it is
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("cleaned")]
+    assert len(lines) == 1 and lines[0].startswith("cleaned True"), proc.stdout
+
+
 def test_quarantine_xlsx_opens_with_a_sheet_per_table(demo_source, tmp_path, cleaned):
     path = write_dataset(cleaned, tmp_path / "x")
     book = pd.read_excel(Path(path) / "quarantine.xlsx", sheet_name=None, engine="calamine")
