@@ -8,6 +8,7 @@ reading and normalising the sheets (``evalkit.clean.WORKER_CPU``).
 """
 import pathlib
 import sys
+import threading
 import time
 
 import psutil
@@ -31,6 +32,18 @@ def main(src=pathlib.Path("/tmp/reg1m")):
     t0, c0 = time.perf_counter(), cpu()
     last = [t0, c0]
     peak = [0.0]
+    tree_peak = [0.0]  # this process and its descendants (the forkserver and the reading workers)
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.2):
+            try:
+                rss = P.memory_info().rss + sum(c.memory_info().rss for c in P.children(recursive=True))
+            except psutil.Error:
+                continue
+            tree_peak[0] = max(tree_peak[0], rss / 1e9)
+
+    threading.Thread(target=sample, daemon=True).start()
 
     def say(m):
         if m.startswith("wrote") or ": reading " in m:
@@ -46,8 +59,10 @@ def main(src=pathlib.Path("/tmp/reg1m")):
     say("cleaned")
     write_dataset(res, "/tmp/w1m", progress=say)
     say("written")
+    done.set()
     print(f"total {time.perf_counter()-t0:.1f} s wall, {cpu()-c0:.1f} s cpu; peak memory of a reading worker "
-          f"{C.WORKER_PEAK_RSS[0]/1e9:.2f} GB", flush=True)
+          f"{C.WORKER_PEAK_RSS[0]/1e9:.2f} GB; of this process and its workers together (sampled every 0.2 s) "
+          f"{tree_peak[0]:.2f} GB", flush=True)
 
 
 if __name__ == "__main__":  # the reading workers import this file: nothing may run on import
