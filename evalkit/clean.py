@@ -576,7 +576,9 @@ def _read_tables(tasks: list, mappings: dict, key: bytes, say):
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["evalkit.clean"])
+    # nothing preloaded: the forkserver starts as `python -c` in the current folder, where another
+    # copy of evalkit could shadow this one; each worker imports evalkit with this process's sys.path
+    ctx.set_forkserver_preload([])
     # a job per source (its identifiers hashed once), or per table when there are fewer sources than workers
     jobs: list[tuple[Path, list[str]]] = []
     for s, tname in tasks:

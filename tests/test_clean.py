@@ -194,7 +194,7 @@ def test_reading_in_worker_processes_gives_the_same_result(demo_source, cleaned,
     assert (parallel.sources, parallel.ignored_columns) == (cleaned.sources, cleaned.ignored_columns)
 
 
-def test_workers_do_not_rerun_a_script_without_the_main_guard(demo_source, tmp_path):
+def test_workers_do_not_rerun_a_script_without_the_main_guard_nor_import_another_evalkit(demo_source, tmp_path):
     import subprocess
     import sys
 
@@ -208,7 +208,12 @@ def test_workers_do_not_rerun_a_script_without_the_main_guard(demo_source, tmp_p
 
     env = {**__import__("os").environ, "EVALKIT_CLEAN_WORKERS": "2",
            "PYTHONPATH": str(Path(C.__file__).resolve().parents[1])}  # this evalkit, wherever it is
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+    shadow = tmp_path / "elsewhere" / "evalkit"  # another evalkit in the current folder must not be imported
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("", encoding="utf-8")
+    (shadow / "clean.py").write_text("# the wrong evalkit: no workers here\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env,
+                          cwd=shadow.parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [line for line in proc.stdout.splitlines() if line.startswith("cleaned")]
     assert len(lines) == 1 and lines[0].startswith("cleaned True"), proc.stdout
