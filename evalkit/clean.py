@@ -565,14 +565,16 @@ def _read_tables(tasks: list, mappings: dict, key: bytes, say):
         spec = mappings[s].tables[tname]
         return f"{mappings[s].source}: reading {spec.file}{' / ' + spec.sheet if spec.sheet else ''} → {tname}"
 
+    import multiprocessing
+
     workers = int(os.environ.get("EVALKIT_CLEAN_WORKERS", WORKERS))
-    if workers < 2 or len(tasks) < 2 or _source_bytes(mappings) < PARALLEL_BYTES:
+    if workers < 2 or len(tasks) < 2 or _source_bytes(mappings) < PARALLEL_BYTES \
+            or multiprocessing.current_process().daemon:  # a daemonic process (a pool's worker) has no children
         pseudonymiser = Pseudonymiser(key)  # one for the run: an identifier met in several tables is hashed once
         for s, tname in tasks:
             say(label(s, tname))
             yield _read_one(mappings[s], tname, pseudonymiser)
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("forkserver")
