@@ -85,7 +85,7 @@ class CleanResult:
     sources: list[dict]
     key_id: str
     ignored_columns: list[dict] = field(default_factory=list)
-    #: table -> (the frame in ``tables``, its text columns as the Categoricals cleaning kept)
+    #: table -> (the frame in ``tables``, {text column: (its Categorical, the object array made of it)})
     _codes: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -97,16 +97,26 @@ class CleanResult:
         """``pa.Table.from_pandas(self.tables[name], preserve_index=False)``, what is written.
 
         For a table as cleaning returned it, the text columns are taken from the codes and
-        categories cleaning kept (no Python string per cell is read again); a table
-        replaced in ``tables`` is converted by pyarrow from the frame.
+        categories cleaning kept (no Python string per cell is read again); a table or a
+        column replaced since is converted by pyarrow from the frame (values changed in
+        place in a text column are not seen: replace the column instead).
         """
         frame = self.tables[name]
-        kept = self._codes.get(name)
-        if kept is not None and kept[0] is frame and all(c in frame.columns for c in kept[1]):
-            table = _arrow_of_coded(frame, kept[1])
+        if self._coded_still(name):
+            table = _arrow_of_coded(frame, {c: cat for c, (cat, _) in self._codes[name][1].items()})
             if table is not None:
                 return table
         return pa.Table.from_pandas(frame, preserve_index=False)
+
+    def _coded_still(self, name: str) -> bool:
+        """Whether ``tables[name]`` is the frame cleaning returned, its text columns the
+        arrays made from the codes (a frame or a column replaced since is not)."""
+        kept = self._codes.get(name)
+        if kept is None or kept[0] is not self.tables[name]:
+            return False
+        frame = kept[0]
+        return all(c in frame.columns and np.may_share_memory(frame[c].to_numpy(), objects)
+                   for c, (_, objects) in kept[1].items())
 
 
 def _arrow_of_coded(frame: pd.DataFrame, coded: dict) -> pa.Table | None:
@@ -897,8 +907,9 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
             if str(clean[c].dtype) == "Int64":  # whole numbers are required: plain int64 once gaps are quarantined
                 clean[c] = clean[c].astype("int64")
             elif isinstance(clean[c].dtype, pd.CategoricalDtype):
-                coded[c] = clean[c].array
-                clean[c] = _objects(coded[c])
+                cat = clean[c].array
+                clean[c] = _objects(cat)
+                coded[c] = (cat, clean[c].to_numpy())  # the column's own array (pandas copies on assignment)
         wrong = {c: (str(clean[c].dtype), str(template[c].dtype)) for c in cols
                  if str(clean[c].dtype) != str(template[c].dtype)}
         if wrong:  # pragma: no cover - the contract's dtypes, cheaply; a failure here is a bug

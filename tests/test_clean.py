@@ -158,6 +158,7 @@ def test_arrow_tables_from_the_codes_are_what_pyarrow_makes_of_the_frames(cleane
     import pyarrow as pa
 
     for name, df in cleaned.tables.items():
+        assert cleaned._coded_still(name), name  # the fast path is taken for every table
         want = pa.Table.from_pandas(df, preserve_index=False)
         got = cleaned.arrow(name)
         assert got.schema.equals(want.schema, check_metadata=True), name
@@ -169,6 +170,13 @@ def test_arrow_tables_from_the_codes_are_what_pyarrow_makes_of_the_frames(cleane
                          sources=[], key_id="", _codes=cleaned._codes)
     assert edited.arrow("children").equals(pa.Table.from_pandas(cleaned.tables["children"].head(3),
                                                                 preserve_index=False))
+    replaced = cleaned.tables["families"].copy()  # a column replaced in the returned frame
+    changed = CleanResult(tables={**cleaned.tables, "families": replaced}, log=cleaned.log,
+                          quarantine=cleaned.quarantine, conservation=cleaned.conservation, sources=[], key_id="",
+                          _codes={**cleaned._codes, "families": (replaced, cleaned._codes["families"][1])})
+    replaced["region"] = "somewhere"
+    assert not changed._coded_still("families")
+    assert changed.arrow("families").equals(pa.Table.from_pandas(replaced, preserve_index=False))
     no_text = pd.CategoricalDtype(pd.Index([], dtype=object))
     empty = pd.DataFrame({"a": pd.Series([], dtype=object), "x": pd.Series([], dtype=float)})
     cat = pd.Categorical.from_codes(np.zeros(0, dtype=np.int8), dtype=no_text)
