@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime
 import numbers as _numbers
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -99,6 +99,9 @@ class Normalised:
     how: pd.Series
     failed: np.ndarray
     reason: pd.Series
+    #: (per-row index of the distinct raw value, -1 where empty; ``how`` and ``reason`` per
+    #: distinct value) when the normaliser read distinct values, else None
+    distinct: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -190,7 +193,8 @@ class _Distinct:
         return Normalised(clean=pd.Series(clean, index=self.index, name=self.name, dtype=dtype),
                           how=pd.Series(how_rows, index=self.index, name=self.name, dtype=object),
                           failed=failed,
-                          reason=pd.Series(reason_rows, index=self.index, name=self.name, dtype=object))
+                          reason=pd.Series(reason_rows, index=self.index, name=self.name, dtype=object),
+                          distinct=(np.asarray(self.codes), how, reason))
 
 
 def _arrow_strings(values: pd.Series):

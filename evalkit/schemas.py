@@ -347,11 +347,11 @@ def validate_table(name: str, df: pd.DataFrame, lazy: bool = True) -> pd.DataFra
     return _quietly_validate(_model(name), df, lazy)
 
 
-def _quietly_validate(schema_or_model, df: pd.DataFrame, lazy: bool = True) -> pd.DataFrame:
+def _quietly_validate(schema_or_model, df: pd.DataFrame, lazy: bool = True, inplace: bool = False) -> pd.DataFrame:
     with warnings.catch_warnings():
         # pandera 0.35 concatenates failure cases with all-NA columns (pandas FutureWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        return schema_or_model.validate(df, lazy=lazy)
+        return schema_or_model.validate(df, lazy=lazy, inplace=inplace)
 
 
 def table_problems(name: str, df: pd.DataFrame, check_dtypes: bool = True, check_keys: bool = True) -> pd.DataFrame:
@@ -397,7 +397,8 @@ def table_problems(name: str, df: pd.DataFrame, check_dtypes: bool = True, check
             if not check_keys:
                 loose = copy.deepcopy(loose)
                 loose.unique = None
-            _quietly_validate(loose, df)
+            # the schemas never coerce, so validating in place changes nothing: no copy of the table
+            _quietly_validate(loose, df, inplace=True)
     except SchemaErrors as err:
         return _from_failure_cases(name, s, err.failure_cases)
     return _no_problems()

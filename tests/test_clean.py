@@ -154,6 +154,79 @@ def test_a_kill_while_writing_leaves_the_previous_dataset_untouched(demo_source,
     assert len([p for p in (tmp_path / ".versions").iterdir()]) == 1  # old versions are removed
 
 
+def test_arrow_tables_from_the_codes_are_what_pyarrow_makes_of_the_frames(cleaned):
+    import pyarrow as pa
+
+    for name, df in cleaned.tables.items():
+        assert cleaned._coded_still(name), name  # the fast path is taken for every table
+        want = pa.Table.from_pandas(df, preserve_index=False)
+        got = cleaned.arrow(name)
+        assert got.schema.equals(want.schema, check_metadata=True), name
+        assert got.equals(want), name
+    # a frame replaced in tables (or with columns missing) is converted from the frame itself
+    from evalkit.clean import CleanResult
+    edited = CleanResult(tables={**cleaned.tables, "children": cleaned.tables["children"].head(3)},
+                         log=cleaned.log, quarantine=cleaned.quarantine, conservation=cleaned.conservation,
+                         sources=[], key_id="", _codes=cleaned._codes)
+    assert edited.arrow("children").equals(pa.Table.from_pandas(cleaned.tables["children"].head(3),
+                                                                preserve_index=False))
+    replaced = cleaned.tables["families"].copy()  # a column replaced in the returned frame
+    changed = CleanResult(tables={**cleaned.tables, "families": replaced}, log=cleaned.log,
+                          quarantine=cleaned.quarantine, conservation=cleaned.conservation, sources=[], key_id="",
+                          _codes={**cleaned._codes, "families": (replaced, cleaned._codes["families"][1])})
+    replaced["region"] = "somewhere"
+    assert not changed._coded_still("families")
+    assert changed.arrow("families").equals(pa.Table.from_pandas(replaced, preserve_index=False))
+    no_text = pd.CategoricalDtype(pd.Index([], dtype=object))
+    empty = pd.DataFrame({"a": pd.Series([], dtype=object), "x": pd.Series([], dtype=float)})
+    cat = pd.Categorical.from_codes(np.zeros(0, dtype=np.int8), dtype=no_text)
+    assert C._arrow_of_coded(empty, {"a": cat}).equals(pa.Table.from_pandas(empty, preserve_index=False))
+    nones = pd.DataFrame({"a": np.array([None, None], dtype=object), "x": [1.0, 2.0]})
+    cat = pd.Categorical.from_codes(np.array([-1, -1], dtype=np.int8), dtype=no_text)
+    got = C._arrow_of_coded(nones, {"a": cat})
+    want = pa.Table.from_pandas(nones, preserve_index=False)
+    assert got.equals(want) and got.schema.equals(want.schema, check_metadata=True)
+
+
+def test_reading_in_worker_processes_gives_the_same_result(demo_source, cleaned, monkeypatch):
+    monkeypatch.setattr(C, "PARALLEL_BYTES", 0)  # the demo is small: force the worker processes
+    monkeypatch.delenv("EVALKIT_CLEAN_WORKERS", raising=False)
+    cpu = C.WORKER_CPU[0]
+    parallel = clean_sources([demo_source / o for o in ORGS], KEY)
+    assert C.WORKER_CPU[0] > cpu  # the tables were read in the workers
+    for name, df in cleaned.tables.items():
+        pd.testing.assert_frame_equal(parallel.tables[name], df)
+    for got, want in ((parallel.log, cleaned.log), (parallel.quarantine, cleaned.quarantine),
+                      (parallel.conservation, cleaned.conservation)):
+        pd.testing.assert_frame_equal(got, want)
+    assert (parallel.sources, parallel.ignored_columns) == (cleaned.sources, cleaned.ignored_columns)
+
+
+def test_workers_do_not_rerun_a_script_without_the_main_guard_nor_import_another_evalkit(demo_source, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"  # no `if __name__ == "__main__":`, as users write scripts
+    script.write_text(
+        "import evalkit.clean as C\n"
+        "C.PARALLEL_BYTES = 0\n"
+        f"r = C.clean_sources([{str(demo_source / 'org_a')!r}, {str(demo_source / 'org_b')!r}], bytes(32))\n"
+        "print('cleaned', C.WORKER_CPU[0] > 0, len(r.tables['children']))\n", encoding="utf-8")
+    from pathlib import Path
+
+    env = {**__import__("os").environ, "EVALKIT_CLEAN_WORKERS": "2",
+           "PYTHONPATH": str(Path(C.__file__).resolve().parents[1])}  # this evalkit, wherever it is
+    shadow = tmp_path / "elsewhere" / "evalkit"  # another evalkit in the current folder must not be imported
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("", encoding="utf-8")
+    (shadow / "clean.py").write_text("# the wrong evalkit: no workers here\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env,
+                          cwd=shadow.parent)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("cleaned")]
+    assert len(lines) == 1 and lines[0].startswith("cleaned True"), proc.stdout
+
+
 def test_quarantine_xlsx_opens_with_a_sheet_per_table(demo_source, tmp_path, cleaned):
     path = write_dataset(cleaned, tmp_path / "x")
     book = pd.read_excel(Path(path) / "quarantine.xlsx", sheet_name=None, engine="calamine")
@@ -210,6 +283,38 @@ def test_property_sorted_is_pandas_stable_sort(rows):
     want = df.astype({"t": object}).sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
     got = C._sorted(df, keys)
     pd.testing.assert_frame_equal(got.astype({"t": object}), want)
+    # without the text key: sorted by the keys' ranks in mixed radix (numpy), not by pyarrow
+    for keys in (["t", "d", "n", "f"], ["f", "t"], ["d"], ["n", "d"]):
+        want = df.astype({"t": object}).sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+        pd.testing.assert_frame_equal(C._sorted(df, keys).astype({"t": object}), want)
+
+
+def test_sorted_with_negative_zero_and_booleans():
+    df = pd.DataFrame({"f": [0.0, -0.0, 1.0, np.nan, -0.0], "b": pd.array([True, None, False, True, False],
+                                                                           dtype="boolean")})
+    for keys in (["f"], ["b"], ["b", "f"]):
+        want = df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+        pd.testing.assert_frame_equal(C._sorted(df, keys), want)
+
+
+def test_sorted_union_positions():
+    arrays = [["f_b", "f_a"], [], ["f_c", "f_a", "ж"], ["f_b"]]
+    union, positions = C._sorted_union_positions(arrays)
+    assert union.equals(C._sorted_union(arrays)) and list(union) == ["f_a", "f_b", "f_c", "ж"]
+    for a, p in zip(arrays, positions):
+        assert list(p) == list(union.get_indexer(pd.Index(a, dtype=object)))
+    empty, none = C._sorted_union_positions([[], []])
+    assert len(empty) == 0 and [len(p) for p in none] == [0, 0]
+
+
+def test_concat_plain_is_pandas_concat():
+    parts = [pd.DataFrame({"a": [None, None], "r": [1, 2]}), pd.DataFrame({"a": ["x", None], "r": [3, 4]}),
+             pd.DataFrame({"a": [None], "r": [5]})]
+    for ps in (parts, parts[:1], [parts[0], parts[2]]):
+        pd.testing.assert_frame_equal(C._concat_plain(ps), pd.concat(ps, ignore_index=True))
+        k = [p.assign(k=-p["r"] % 2) for p in ps]
+        want = pd.concat(k, ignore_index=True).sort_values("k", kind="stable")[["r", "a"]].reset_index(drop=True)
+        pd.testing.assert_frame_equal(C._concat_plain(k, sort_by="k", columns=["r", "a"]), want)
 
 
 @given(_ROWS)
@@ -228,3 +333,7 @@ def test_concat_by_codes_is_pandas_concat():
              for c, x, i in (([0, -1], [1.0, 2.0], [5, 7]), ([2], [3.0], [5]))]
     for keep in (False, True):
         pd.testing.assert_frame_equal(C._concat(parts, keep_index=keep), pd.concat(parts, ignore_index=not keep))
+    reordered = [parts[0], parts[1][["x", "t"]]]  # the same columns in another order: aligned by name
+    for keep in (False, True):
+        pd.testing.assert_frame_equal(C._concat(reordered, keep_index=keep),
+                                      pd.concat(reordered, ignore_index=not keep))

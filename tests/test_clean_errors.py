@@ -182,3 +182,18 @@ def test_bad_rows_are_quarantined_with_their_reason(tmp_path, name):
     assert (q["file"] == "children.csv").any()
     assert q.loc[q["file"] == "children.csv", "reasons"].str.contains(reason, case=False).any(), q["reasons"].tolist()
     assert (q["row"] == 2).any()  # the first data row, as a spreadsheet numbers it
+
+
+def test_mapping_gaps_read_in_worker_processes_give_the_same_message(tmp_path, monkeypatch):
+    import evalkit.clean as C
+    from evalkit.errors import UserError
+
+    src = make_source(tmp_path, families=FAMILIES.replace("полная", "полн.").replace(";нет\n", ";?!\n"),
+                      children=CHILDREN.replace("C1;F1", "C1;F9"))
+    messages = []
+    for min_bytes in (C.PARALLEL_BYTES, 0):  # the single-process path, then the workers
+        monkeypatch.setattr(C, "PARALLEL_BYTES", min_bytes)
+        with pytest.raises(UserError) as err:
+            C.clean_sources([src], bytes(32))
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and "полн." in messages[0] and "?!" in messages[0]

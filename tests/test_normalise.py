@@ -587,3 +587,17 @@ def test_identifiers_collapse_every_python_whitespace_in_arrow_text():
     values = pd.Series([f" a{c}{c}b " for c in ws] + ["a b", "ab"], dtype="string[pyarrow]")
     assert identifiers(values).clean.tolist() == ["a b"] * len(ws) + ["a b", "ab"]
     assert identifiers(values).how.tolist() == ["stripped"] * len(ws) + ["exact", "exact"]
+
+
+@pytest.mark.parametrize("arrow", [False, True])
+def test_per_distinct_how_and_reason_spread_to_the_rows(arrow):
+    from evalkit import normalise as N
+
+    texts = ["12.03.2020", " 12.03.2020", None, "31.02.2020", "x", "12.03.2020", "", "43902"]
+    values = pd.Series(texts, dtype="string[pyarrow]" if arrow else object)
+    for r in (N.dates(values), N.identifiers(values), N.numbers(values),
+              N.categories(values, {"a": ["x"], "b": ["12.03.2020"]})):
+        codes, how, reason = r.distinct
+        spread = lambda per: np.append(np.asarray(per, dtype=object), None)[codes]  # noqa: E731
+        assert list(spread(how)) == r.how.tolist() and list(spread(reason)) == r.reason.tolist()
+        assert (np.append(pd.notna(reason), False)[codes] == r.failed).all()
