@@ -137,7 +137,7 @@ def _run_case(measure, tmp: Path, notebook: Path, label: str, dataset: Path):
            "floor_seconds": f["seconds"], "ratio": m["seconds"] / f["seconds"], "peak_rss_mb": m["peak_rss_mb"],
            "kernel_peak_rss_mb": kernel_peak, "floor_peak_rss_mb": f["peak_rss_mb"], "target": "<= 1.3",
            "load_before": load, "load_after": _load()}
-    yield {"case": f"run: same vs script rendering its outputs", "seconds": m["seconds"],
+    yield {"case": "run: same vs script rendering its outputs", "seconds": m["seconds"],
            "floor_seconds": o["seconds"], "ratio": m["seconds"] / o["seconds"], "peak_rss_mb": m["peak_rss_mb"],
            "floor_peak_rss_mb": o["peak_rss_mb"], "target": "(explains the first)", "load_before": load,
            "load_after": _load()}

@@ -21,8 +21,9 @@ defaults, the language and evalkit's version. It is written into the run's ``run
 a later batch skips a run whose folder holds the same fingerprint (unless ``force``).
 
 The runs are executed by :func:`evalkit.report.run_study` in dask workers: a
-``LocalCluster`` of workers sized to the machine, or the workers of an existing scheduler (``scheduler="tcp://host:port"``), which must see the project,
-dataset and reports folders at the same paths. A failing run does not stop the others; the
+``LocalCluster`` of workers sized to the machine, or the workers of an existing scheduler
+(``scheduler="tcp://host:port"``), which must see the project, dataset and reports folders
+at the same paths. A failing run does not stop the others; the
 catalogue (``reports/index.html``) is published at the end with every successful run.
 The local workers are threads of the calling process: every run executes in a kernel process of
 its own (papermill), so a worker only waits for its kernel and renders the page, and worker

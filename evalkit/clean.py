@@ -755,12 +755,12 @@ def _pseudonymise(sheets: list[_Sheet]) -> _RawIds:
         dtype = pd.CategoricalDtype(union)
         raws = np.empty(len(dtype.categories), dtype=object)  # the raw code of each pseudonym
         known = np.zeros(len(dtype.categories), dtype=bool)
-        for (sh, raw, names), where in zip(hashed, positions):
+        for (sh, raw, names), at in zip(hashed, positions):
             if fname not in PERSONAL_FIELDS:  # the first sheet holding a pseudonym gives its raw code
-                new = ~known[where]
-                raws[where[new]] = raw.categories.to_numpy(dtype=object)[new]
-                known[where] = True
-            sh.frame[fname] = _recode(raw, dtype, where=where)
+                new = ~known[at]
+                raws[at[new]] = raw.categories.to_numpy(dtype=object)[new]
+                known[at] = True
+            sh.frame[fname] = _recode(raw, dtype, where=at)
         if fname not in PERSONAL_FIELDS:
             raw_ids.add(dtype.categories, raws, known)
     return raw_ids

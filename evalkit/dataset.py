@@ -28,12 +28,15 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalkit import __version__, paths
 from evalkit.errors import UserError
 
 # pandas, pyarrow and the schemas (pandera) are imported where they are used: `evalkit run`
 # reads manifests through this module and should not pay a second of imports for it
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["write_dataset", "read_dataset", "read_manifest", "dataset_path", "EXTRA_TABLES"]
 

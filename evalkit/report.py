@@ -401,7 +401,7 @@ def _is_setting(node: ast.stmt) -> bool:
             return False
         try:
             ast.literal_eval(node.value)
-        except ValueError:
+        except (ValueError, TypeError):  # not a literal ({[1]}: a set of a list is not one either)
             return False
         return True
     return False
