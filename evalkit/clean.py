@@ -44,6 +44,7 @@ import logging
 import os
 import re
 import sys
+import collections.abc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,19 +75,88 @@ WITHHELD = "скрыто: персональные данные / withheld: pers
 PERSONAL_FIELDS = {"birth_month", "case_manager"}
 
 
-@dataclass
-class CleanResult:
-    """Everything a cleaning produced; :func:`evalkit.dataset.write_dataset` writes it."""
+class _Frames(collections.abc.Mapping):
+    """The canonical tables as pandas frames, each converted from its Arrow table on first use.
 
-    tables: dict[str, pd.DataFrame]
-    log: pd.DataFrame
-    quarantine: pd.DataFrame
-    conservation: pd.DataFrame
-    sources: list[dict]
-    key_id: str
-    ignored_columns: list[dict] = field(default_factory=list)
-    #: table -> (the frame in ``tables``, {text column: (its Categorical, the object array made of it)})
-    _codes: dict = field(default_factory=dict, repr=False, compare=False)
+    Cleaning returns Arrow tables (what is written); a caller that reads a table as a
+    frame pays for the conversion of that table only, once.
+    """
+
+    def __init__(self, tables: dict):
+        self._given = dict(tables)
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._frames:
+            t = self._given[name]
+            self._frames[name] = t.to_pandas() if isinstance(t, pa.Table) else t
+        return self._frames[name]
+
+    def __iter__(self):
+        return iter(self._given)
+
+    def __len__(self) -> int:
+        return len(self._given)
+
+    def arrow(self, name: str) -> pa.Table:
+        """The table as written: the Arrow table cleaning made, unless the frame was read
+        (and so perhaps changed in place), then pyarrow's conversion of the frame."""
+        t = self._given[name]
+        if isinstance(t, pa.Table) and name not in self._frames:
+            return t
+        return pa.Table.from_pandas(self[name], preserve_index=False)
+
+
+class CleanResult:
+    """Everything a cleaning produced; :func:`evalkit.dataset.write_dataset` writes it.
+
+    Parameters
+    ----------
+    tables : dict
+        Table name -> the canonical table, as an Arrow table (what cleaning returns) or a
+        pandas DataFrame.
+    log : pyarrow.Table or pandas.DataFrame
+        The cleaning log (:data:`LOG_COLUMNS`).
+    quarantine, conservation : pandas.DataFrame
+        :data:`QUARANTINE_COLUMNS`, :data:`CONSERVATION_COLUMNS`.
+    sources : list of dict
+        Each source's code, name, folder, mapping checksum and files.
+    key_id : str
+        Which key made the pseudonyms (:func:`evalkit.pseudonymise.key_id`), not the key.
+    ignored_columns : list of dict
+        Columns of the exports that the mappings neither use nor declare.
+
+    Attributes ``tables`` (a mapping of frames) and ``log`` convert the Arrow tables to
+    pandas on first use; :meth:`arrow` gives what is written without converting.
+
+    Examples
+    --------
+    >>> from evalkit.clean import clean_sources
+    >>> res = clean_sources(["data_raw/demo/org_a", "data_raw/demo/org_b"], bytes(32))  # doctest: +SKIP
+    >>> res.summary.loc["children", "read"] == res.summary.loc["children"].iloc[1:].sum()  # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, tables: dict, log, quarantine: pd.DataFrame, conservation: pd.DataFrame,
+                 sources: list[dict], key_id: str, ignored_columns: list[dict] | None = None):
+        self.tables = _Frames(tables)
+        self._log = log
+        self.quarantine = quarantine
+        self.conservation = conservation
+        self.sources = sources
+        self.key_id = key_id
+        self.ignored_columns = list(ignored_columns or [])
+
+    @property
+    def log(self) -> pd.DataFrame:
+        """The cleaning log as a frame (converted from Arrow on first use)."""
+        if isinstance(self._log, pa.Table):
+            self._log = self._log.to_pandas()
+        return self._log
+
+    @log.setter
+    def log(self, frame: pd.DataFrame) -> None:
+        self._log = frame
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -94,34 +164,19 @@ class CleanResult:
         return self.conservation.groupby("table", sort=False)[["read", "kept", "merged", "quarantined"]].sum()
 
     def arrow(self, name: str) -> pa.Table:
-        """``pa.Table.from_pandas(self.tables[name], preserve_index=False)``, what is written.
-
-        For a table as cleaning returned it, the text columns are taken from the codes and
-        categories cleaning kept (no Python string per cell is read again); a table or a
-        column replaced since is converted by pyarrow from the frame (values changed in
-        place in a text column are not seen: replace the column instead).
-        """
-        frame = self.tables[name]
-        if self._coded_still(name):
-            table = _arrow_of_coded(frame, {c: cat for c, (cat, _) in self._codes[name][1].items()})
-            if table is not None:
-                return table
-        return pa.Table.from_pandas(frame, preserve_index=False)
-
-    def _coded_still(self, name: str) -> bool:
-        """Whether ``tables[name]`` is the frame cleaning returned, its text columns the
-        arrays made from the codes (a frame or a column replaced since is not)."""
-        kept = self._codes.get(name)
-        if kept is None or kept[0] is not self.tables[name]:
-            return False
-        frame = kept[0]
-        return all(c in frame.columns and np.may_share_memory(frame[c].to_numpy(), objects)
-                   for c, (_, objects) in kept[1].items())
+        """A table (or ``"cleaning_log"``) as written: ``pa.Table.from_pandas(frame,
+        preserve_index=False)``, without the conversion when the frame was never read."""
+        if name == "cleaning_log":
+            return self._log if isinstance(self._log, pa.Table) else pa.Table.from_pandas(self._log, preserve_index=False)
+        if isinstance(self.tables, _Frames):
+            return self.tables.arrow(name)
+        return pa.Table.from_pandas(self.tables[name], preserve_index=False)
 
 
-def _arrow_of_coded(frame: pd.DataFrame, coded: dict) -> pa.Table | None:
-    """What ``pa.Table.from_pandas(frame, preserve_index=False)`` gives, the columns in
-    ``coded`` (text as ``object``) built from their Categoricals instead.
+def _coded_arrays(frame: pd.DataFrame, coded: dict) -> tuple[pa.Schema, list] | None:
+    """The schema of ``pa.Table.from_pandas(frame, preserve_index=False)`` and the
+    columns, those in ``coded`` (text) as Arrow dictionary arrays of their Categoricals'
+    codes (:func:`_decoded` gives the text).
 
     The schema, with the pandas metadata, is pyarrow's own of a frame of at most one row
     holding each column's first present value (pyarrow's and pandas' inference of a text
@@ -146,19 +201,36 @@ def _arrow_of_coded(frame: pd.DataFrame, coded: dict) -> pa.Table | None:
     arrays = []
     for f in schema:
         if f.name not in coded:
-            arrays.append(converted.column(f.name))
+            arrays.append(converted.column(f.name).combine_chunks())
         elif pa.types.is_null(f.type):
             arrays.append(pa.nulls(n))
         elif pa.types.is_string(f.type):
             cat = coded[f.name]
-            codes = np.asarray(cat.codes)
+            codes = np.asarray(cat.codes, dtype=np.int32)
             text = pa.array(cat.categories.to_numpy(dtype=object), type=pa.string())
-            arrays.append(text.take(pa.array(codes, mask=codes < 0)))
+            arrays.append(pa.DictionaryArray.from_arrays(pa.array(np.maximum(codes, 0), mask=codes < 0), text))
+            continue
         else:  # pragma: no cover - categories of text are strings
             return None
         if arrays[-1].type != f.type:
             return None
-    return pa.Table.from_arrays(arrays, schema=schema)
+    return schema, arrays
+
+
+def _decoded(array: pa.Array) -> pa.Array:
+    """A dictionary array as the plain array of its values (other arrays as they are)."""
+    return array.dictionary.take(array.indices) if pa.types.is_dictionary(array.type) else array
+
+
+def _arrow_of_coded(frame: pd.DataFrame, coded: dict) -> pa.Table | None:
+    """What ``pa.Table.from_pandas(frame, preserve_index=False)`` gives, the columns in
+    ``coded`` (text as ``object``) built from their Categoricals instead
+    (:func:`_coded_arrays`); None when a type disagrees."""
+    got = _coded_arrays(frame, coded)
+    if got is None:
+        return None
+    schema, arrays = got
+    return pa.Table.from_arrays([_decoded(a) for a in arrays], schema=schema)
 
 
 def _sha256(path: Path) -> str:
@@ -517,28 +589,69 @@ def _sheet_pseudonyms(sh: _Sheet, pseudonymiser: Pseudonymiser) -> None:
             sh.names[fname] = pseudonymiser.pseudonyms(raw.categories, sh.source, prefix)
 
 
-_WORKER_MAPPINGS: dict = {}
+@dataclass
+class _Part:
+    """What cleaning one source gave (:func:`_clean_source`), as a worker sends it back.
+
+    With problems (a mistake in the mapping or the files) nothing was assembled: the run
+    stops with a UserError listing every source's problems.
+    """
+
+    source: str
+    problems: list = field(default_factory=list)
+    unmatched: dict = field(default_factory=dict)
+    fingerprints: dict = field(default_factory=dict)  # path -> fingerprint, files in the order first read
+    ignored: list = field(default_factory=list)
+    #: table -> (its Arrow schema, its columns sorted by its keys (text as dictionary
+    #: arrays), the row where each run of equal first keys starts, the key of each run),
+    #: or None when no sheet of the source maps a sheet to it
+    tables: dict = field(default_factory=dict)
+    log: tuple | None = None  # (schema, columns)
+    quarantine: pd.DataFrame | None = None
+    conservation: pd.DataFrame | None = None
+    cpu: float = 0.0       # CPU seconds of a worker process
+    peak_rss: int = 0      # peak resident memory of a worker process, bytes
 
 
-def _read_in_worker(source: Path, tnames: list[str], key: bytes) -> tuple[list, float, int]:
-    """:func:`_read_one` of some tables of one source in a worker process, with one
-    pseudonymiser (an identifier met in several of them is hashed once); and the CPU
-    seconds it took and the worker's peak resident memory in bytes."""
+def _clean_source(mapping: Mapping, key: bytes, say=lambda msg: None) -> _Part:
+    """Read, normalise, pseudonymise, check and assemble every table of one source.
+
+    A source is cleaned on its own: pseudonyms hash "source:raw", so the keys of two
+    sources never meet, nor do their duplicates or their references between tables.
+    """
+    part = _Part(mapping.source)
+    pseudonymiser = Pseudonymiser(key)  # one per source: an identifier met in several tables is hashed once
+    sheets = []
+    for tname, spec in mapping.tables.items():
+        say(f"{mapping.source}: reading {spec.file}{' / ' + spec.sheet if spec.sheet else ''} → {tname}")
+        sh, found, unmatched, fingerprints, ignored = _read_one(mapping, tname, pseudonymiser)
+        part.problems.extend(found)
+        for k, found_parts in unmatched.items():
+            part.unmatched.setdefault(k, []).extend(found_parts)
+        for p, fp in fingerprints.items():
+            part.fingerprints.setdefault(p, fp)
+        part.ignored.extend(ignored)
+        if sh is not None:
+            sheets.append(sh)
+    if not part.problems and not part.unmatched:
+        _assemble(sheets, part, lambda msg: say(f"{mapping.source}: {msg}"))
+    return part
+
+
+def _clean_in_worker(source: Path, key: bytes) -> _Part:
+    """:func:`_clean_source` in a worker process, with the CPU seconds and peak memory it took."""
+    import resource
     import time
 
     cpu = time.process_time()
-    m = _WORKER_MAPPINGS.get(source)
-    if m is None:
-        m = _WORKER_MAPPINGS[source] = load_mapping(source)
-    pseudonymiser = Pseudonymiser(key)
-    found = [_read_one(m, t, pseudonymiser) for t in tnames]
-    import resource
-
-    return found, time.process_time() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    part = _clean_source(load_mapping(source), key)
+    part.cpu = time.process_time() - cpu
+    part.peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return part
 
 
-def _source_bytes(mappings: dict) -> int:
-    files = {m.folder / spec.file for m in mappings.values() for spec in m.tables.values()}
+def _source_bytes(mapping: Mapping) -> int:
+    files = {mapping.folder / spec.file for spec in mapping.tables.values()}
     return sum(f.stat().st_size for f in files if f.is_file())
 
 
@@ -564,59 +677,62 @@ def _main_not_imported():
         vars(main).update(saved)
 
 
-def _read_tables(tasks: list, mappings: dict, key: bytes, say):
-    """:func:`_read_one` of every (source, table), in order; in worker processes when big.
+def _source_parts(mappings: dict, key: bytes, say) -> list[_Part]:
+    """:func:`_clean_source` of every source, in order; in worker processes when big.
 
     The workers are started with "forkserver" (pyarrow runs threads: no fork of a
-    threaded process) and each reads whole sources, so what comes back is the normalised
-    frames, the raw cells of the mapped columns and the pseudonyms, pickled once.
+    threaded process), a source per job, the largest first (the last job to finish is then
+    a small one); each sends back Arrow tables, pickled as buffers.
     """
-    def label(s, tname):
-        spec = mappings[s].tables[tname]
-        return f"{mappings[s].source}: reading {spec.file}{' / ' + spec.sheet if spec.sheet else ''} → {tname}"
-
     import multiprocessing
 
+    paths = list(mappings)
+    sizes = [_source_bytes(mappings[p]) for p in paths]
     workers = int(os.environ.get("EVALKIT_CLEAN_WORKERS", WORKERS))
-    if workers < 2 or len(tasks) < 2 or _source_bytes(mappings) < PARALLEL_BYTES \
+    if workers < 2 or len(paths) < 2 or sum(sizes) < PARALLEL_BYTES \
             or multiprocessing.current_process().daemon:  # a daemonic process (a pool's worker) has no children
-        pseudonymiser = Pseudonymiser(key)  # one for the run: an identifier met in several tables is hashed once
-        for s, tname in tasks:
-            say(label(s, tname))
-            yield _read_one(mappings[s], tname, pseudonymiser)
-        return
-    from concurrent.futures import ProcessPoolExecutor
+        return [_clean_source(mappings[p], key, say) for p in paths]
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     ctx = multiprocessing.get_context("forkserver")
     # nothing preloaded: the forkserver starts as `python -c` in the current folder, where another
     # copy of evalkit could shadow this one; each worker imports evalkit with this process's sys.path
     ctx.set_forkserver_preload([])
-    # a job per source (its identifiers hashed once), or per table when there are fewer sources than workers
-    jobs: list[tuple[Path, list[str]]] = []
-    for s, tname in tasks:
-        if jobs and jobs[-1][0] == s and len(mappings) >= workers:
-            jobs[-1][1].append(tname)
-        else:
-            jobs.append((s, [tname]))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    say(f"cleaning {len(paths)} sources in {min(workers, len(paths))} worker processes")
+    parts: list = [None] * len(paths)
+    with ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=ctx) as pool:
         with _main_not_imported():  # the workers start as the first jobs are submitted
-            futures = [pool.submit(_read_in_worker, s, tnames, key) for s, tnames in jobs]
+            futures = {pool.submit(_clean_in_worker, paths[i], key): i
+                       for i in sorted(range(len(paths)), key=lambda i: -sizes[i])}
         try:
-            for (s, tnames), fut in zip(jobs, futures):
-                found, cpu, rss = fut.result()
-                WORKER_CPU[0] += cpu
-                WORKER_PEAK_RSS[0] = max(WORKER_PEAK_RSS[0], rss)
-                for tname, one in zip(tnames, found):
-                    say(label(s, tname))
-                    yield one
-                del found
+            for done, fut in enumerate(as_completed(futures), 1):
+                part = parts[futures[fut]] = fut.result()
+                WORKER_CPU[0] += part.cpu
+                WORKER_PEAK_RSS[0] = max(WORKER_PEAK_RSS[0], part.peak_rss)
+                say(f"{part.source}: cleaned ({done}/{len(paths)} sources)")
         finally:
             for fut in futures:
                 fut.cancel()
+    return parts
 
 
 def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult:
-    """Clean one or more sources into one set of canonical tables (nothing written)."""
+    """Clean one or more sources into one set of canonical tables (nothing written).
+
+    Parameters
+    ----------
+    sources : list of path
+        Folders, each with its ``evalkit.yaml`` and the files it maps.
+    key : bytes
+        The pseudonymisation key (:func:`evalkit.pseudonymise.load_key`).
+    progress : callable, optional
+        Called with a message as work proceeds (default: the ``evalkit`` logger).
+
+    Raises
+    ------
+    UserError
+        Every mistake of every source in the mapping or the files, in one message.
+    """
     say = progress or (lambda msg: log.info(msg))
     problems = _Problems()
     mappings = {}
@@ -626,34 +742,162 @@ def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult
             problems.add(f"{m.path}: source code {m.source!r} is used by two sources; each organisation needs its own")
         mappings[Path(s)] = m
     problems.raise_if_any()
+    parts = _source_parts(mappings, key, say)
     unmatched: dict = {}
-    sheets: list[_Sheet] = []
     src_info = []
-    ignored: list[dict] = []
-    by_source: dict[Path, dict] = {}  # source -> {path: fingerprint}, files in the order first read
-    tasks = [(s, tname) for s, m in mappings.items() for tname in m.tables]
-    for (s, tname), (sh, found, unmatched_t, fingerprints_t, ignored_t) in zip(
-            tasks, _read_tables(tasks, mappings, key, say)):
-        problems.items.extend(found)
-        for k, parts in unmatched_t.items():
-            unmatched.setdefault(k, []).extend(parts)
-        ignored.extend(ignored_t)
-        fingerprints = by_source.setdefault(s, {})
-        for p, fp in fingerprints_t.items():
-            fingerprints.setdefault(p, fp)
-        if sh is not None:
-            sheets.append(sh)
-    for s, m in mappings.items():
-        fingerprints = by_source.get(s, {})
+    for (s, m), part in zip(mappings.items(), parts):
+        problems.items.extend(part.problems)
+        for k, found_parts in part.unmatched.items():
+            unmatched.setdefault(k, []).extend(found_parts)
         src_info.append({"source": m.source, "name": m.name, "folder": str(Path(s).resolve()),
-                         "mapping_sha256": _sha256(m.path), "files": list(fingerprints.values())})
+                         "mapping_sha256": _sha256(m.path), "files": list(part.fingerprints.values())})
     _raise_unmatched(unmatched, problems)
     problems.raise_if_any()
+    if len(parts) > 1:
+        say("joining the sources' tables")
+    return _joined(parts, key, src_info)
 
-    result = _assemble(sheets, key, say)
-    result.sources = src_info
-    result.ignored_columns = ignored
-    return result
+
+def _joined(parts: list[_Part], key: bytes, src_info: list[dict]) -> CleanResult:
+    """One CleanResult of the sources' parts: each table in key order, the log and the
+    quarantine in the order of the sources' sheets.
+
+    The tables are joined two at a time in threads (Arrow's take and casts release the GIL).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(tname: str) -> pa.Table:
+        have = [p.tables.pop(tname) for p in parts if p.tables.get(tname) is not None]
+        if not have:  # no source maps a sheet to it
+            return pa.Table.from_pandas(schemas.empty_table(tname), preserve_index=False)
+        return _merged(have, schemas.KEYS.get(tname) or list(schemas.empty_table(tname).columns))
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        joined = dict(zip(schemas.TABLES, pool.map(one, schemas.TABLES)))
+        log_table = pool.submit(_joined_table, [p.log for p in parts])
+        quarantine = [p.quarantine for p in parts]
+        if len(parts) > 1:  # the sources' own orders, merged: a stable sort, as one run's quarantine is sorted
+            quarantine = [q for q in quarantine if len(q)] or quarantine[:1]
+        qdf = pd.concat(quarantine, ignore_index=True) if len(quarantine) > 1 else quarantine[0]
+        qdf["row"] = qdf["row"].astype("int64")
+        qdf = qdf.sort_values(["source", "file", "sheet", "row"], kind="stable",
+                              na_position="first").reset_index(drop=True)
+        conservation = pd.concat([p.conservation for p in parts], ignore_index=True)
+        log_table = log_table.result()
+    return CleanResult(tables=joined, log=log_table, quarantine=qdf, conservation=conservation,
+                       sources=src_info, key_id=key_id(key), ignored_columns=[i for p in parts for i in p.ignored])
+
+
+def _joined_schema(schemas_: list[pa.Schema]) -> pa.Schema:
+    """The schema pyarrow gives the concatenation of the frames these schemas were made
+    of (each by :func:`_coded_arrays` or ``pa.Schema.from_pandas``).
+
+    A column's field and pandas metadata depend only on its dtype and whether it holds
+    a present value: each comes from the first schema in which its type is not null
+    (Arrow's type of a column with nothing in it), else from the first schema.
+    """
+    if len(schemas_) == 1:
+        return schemas_[0]
+    first = schemas_[0]
+    meta = json.loads(first.metadata[b"pandas"])
+    fields = []
+    for i, name in enumerate(first.names):
+        src = next((s for s in schemas_ if not pa.types.is_null(s.field(name).type)), first)
+        fields.append(src.field(name))
+        if src is not first:
+            meta["columns"][i] = json.loads(src.metadata[b"pandas"])["columns"][i]
+    return pa.schema(fields, metadata={b"pandas": json.dumps(meta).encode("utf8")})
+
+
+def _one_dictionary(chunks: list[pa.Array]) -> pa.DictionaryArray:
+    """Dictionary arrays (and arrays of nothing, Arrow's null type) as one dictionary array.
+
+    The dictionaries are put one after the other (a value may then be in it twice,
+    which Arrow allows) and each chunk's indices moved along.
+    """
+    dictionaries, indices, offset = [], [], 0
+    for c in chunks:
+        if pa.types.is_dictionary(c.type):
+            at = c.indices.cast(pa.int32())
+            indices.append(pc.add(at, np.int32(offset)) if offset else at)
+            dictionaries.append(c.dictionary)
+            offset += len(c.dictionary)
+        else:
+            indices.append(pa.nulls(len(c), pa.int32()))
+    dictionary = pa.concat_arrays(dictionaries) if dictionaries else pa.array([], type=pa.string())
+    return pa.DictionaryArray.from_arrays(pa.concat_arrays(indices), dictionary)
+
+
+def _joined_table(parts: list[tuple], order: np.ndarray | None = None) -> pa.Table:
+    """One Arrow table of the parts' (schema, columns), its rows taken in ``order``
+    (positions in the parts one after the other; None: as they are).
+
+    What ``pa.Table.from_pandas(pd.concat(frames).take(order), preserve_index=False)``
+    gives of the frames behind the parts. Text comes as dictionary arrays from each
+    source and is decoded once, after the take (a take on integer indices, not on strings).
+    """
+    schema = _joined_schema([sch for sch, _ in parts])
+    n = sum(len(cols[0]) for _, cols in parts) if schema.names else 0
+    taken = pa.array(order) if order is not None else None
+    arrays = []
+    for j, f in enumerate(schema):
+        chunks = [cols[j] for _, cols in parts]
+        if pa.types.is_null(f.type):
+            arrays.append(pa.nulls(n))
+            continue
+        if any(pa.types.is_dictionary(c.type) for c in chunks):
+            col = _one_dictionary(chunks)
+            arrays.append(_decoded(col.take(taken) if taken is not None else col))
+            continue
+        col = pa.chunked_array([pa.nulls(len(c), f.type) if pa.types.is_null(c.type) else c for c in chunks],
+                               type=f.type)
+        arrays.append(col.take(taken) if taken is not None else col)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _merged(parts: list[tuple], keys: list[str]) -> pa.Table:
+    """The sources' parts of one canonical table as one Arrow table, sorted by ``keys``.
+
+    Each part is sorted already and its first key is a pseudonym (or the source's code),
+    which no other source holds: putting the parts' runs of equal first keys in order
+    (a stable sort of one key per run, not per row) sorts the whole table. When that does
+    not hold (a first key missing, or met in two sources), pyarrow sorts by all the keys.
+    """
+    if len(parts) == 1:
+        return _joined_table([parts[0][:2]])
+    n = sum(len(cols[0]) for _, cols, _, _ in parts)
+    by_runs = all(starts is not None for _, _, starts, _ in parts)
+    if by_runs:
+        offsets = np.cumsum([0] + [len(cols[0]) for _, cols, _, _ in parts])
+        starts = np.concatenate([s + o for (_, _, s, _), o in zip(parts, offsets)]).astype(np.int64)
+        run_keys = pa.concat_arrays([k for _, _, _, k in parts])
+        runs = pc.sort_indices(run_keys).to_numpy()
+        ordered = run_keys.take(pa.array(runs))
+        by_runs = not run_keys.null_count and not (
+            len(ordered) > 1 and pc.any(pc.equal(ordered[1:], ordered[:-1])).as_py())
+    if not by_runs:
+        table = _joined_table([p[:2] for p in parts])
+        return table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys], null_placement="at_end"))
+    lengths = (np.append(starts[1:], n) - starts)[runs]
+    order = np.repeat(starts[runs] - (np.cumsum(lengths) - lengths), lengths) + np.arange(n, dtype=np.int64)
+    return _joined_table([p[:2] for p in parts], order)
+
+
+def _runs(column: pd.Series) -> tuple[np.ndarray | None, pa.Array | None]:
+    """Where each run of equal values of a sorted text column starts, and its value (as
+    Arrow text); (None, None) for a column of another kind."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes, uniques = np.asarray(column.array.codes), column.array.categories.to_numpy(dtype=object)
+    elif column.dtype == object:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    else:
+        return None, None
+    if not all(isinstance(u, str) for u in uniques[:1]):
+        return None, None
+    starts = np.flatnonzero(np.r_[len(codes) > 0, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, np.int64)
+    at = codes[starts]
+    keys = pa.array(np.asarray(uniques, dtype=object), type=pa.string()).take(pa.array(at, mask=at < 0))
+    return starts.astype(np.int64), keys
 
 
 def _sorted_union(arrays: list) -> pd.Index:
@@ -821,7 +1065,9 @@ def _member(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sorted_ids[i] == values
 
 
-def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanResult:
+def _assemble(sheets: list[_Sheet], out: _Part, say=lambda msg: None) -> None:
+    """One source's sheets as its canonical tables, log, quarantine and row conservation,
+    put in ``out`` (the tables as Arrow, sorted by their keys)."""
     quarantine: dict[int, list[str]] = {}   # raw row id -> reasons
     merged: dict[int, int] = {}              # raw row id -> line of the row it merged into
     logs = []
@@ -891,14 +1137,13 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
     else:  # pragma: no cover - cascades are at most a few levels deep
         raise RuntimeError("cross-table quarantine did not settle")
 
-    out_tables, codes_kept = {}, {}
     for tname in schemas.TABLES:
         df = tables.get(tname)
+        if df is None:
+            out.tables[tname] = None
+            continue
         template = schemas.empty_table(tname)
         cols = list(template.columns)
-        if df is None:
-            out_tables[tname] = template
-            continue
         keys = schemas.KEYS.get(tname) or cols
         # sorted while the text columns are categorical (sorted categories: codes sort as the text)
         clean = _sorted(df[cols], keys)
@@ -907,15 +1152,18 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
             if str(clean[c].dtype) == "Int64":  # whole numbers are required: plain int64 once gaps are quarantined
                 clean[c] = clean[c].astype("int64")
             elif isinstance(clean[c].dtype, pd.CategoricalDtype):
-                cat = clean[c].array
-                clean[c] = _objects(cat)
-                coded[c] = (cat, clean[c].to_numpy())  # the column's own array (pandas copies on assignment)
+                coded[c] = clean[c].array
         wrong = {c: (str(clean[c].dtype), str(template[c].dtype)) for c in cols
-                 if str(clean[c].dtype) != str(template[c].dtype)}
+                 if str(template[c].dtype) != ("object" if c in coded else str(clean[c].dtype))}
         if wrong:  # pragma: no cover - the contract's dtypes, cheaply; a failure here is a bug
             raise RuntimeError(f"{tname}: wrong dtypes {wrong}")
-        out_tables[tname] = clean
-        codes_kept[tname] = (clean, coded)
+        got = _coded_arrays(clean, coded)
+        if got is None:  # pragma: no cover - categories of text are strings
+            table = pa.Table.from_pandas(clean.assign(**{c: _objects(cat) for c, cat in coded.items()}),
+                                         preserve_index=False)
+            got = table.schema, [c.combine_chunks() for c in table.columns]
+        out.tables[tname] = (*got, *_runs(clean[keys[0]]))
+        del clean, coded
 
     # the log, the quarantine, and row conservation
     say("writing the cleaning log and the quarantine")
@@ -962,9 +1210,10 @@ def _assemble(sheets: list[_Sheet], key: bytes, say=lambda msg: None) -> CleanRe
         cons.append({"source": sh.source, "table": sh.table, "file": sh.file, "sheet": sh.sheet,
                      "read": int(len(lines)), "kept": int(k.sum()), "merged": int(mg.sum()),
                      "quarantined": int(q.sum())})
-    return CleanResult(tables=out_tables, log=logdf, quarantine=qdf,
-                       conservation=pd.DataFrame(cons, columns=CONSERVATION_COLUMNS), sources=[], key_id=key_id(key),
-                       _codes=codes_kept)
+    log_table = pa.Table.from_pandas(logdf, preserve_index=False)
+    out.log = log_table.schema, [c.combine_chunks() for c in log_table.columns]
+    out.quarantine = qdf
+    out.conservation = pd.DataFrame(cons, columns=CONSERVATION_COLUMNS)
 
 
 #: the rules of evalkit.schemas, as a methodist reads them (Russian / English)

@@ -54,21 +54,13 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    pq.write_table(table, path, compression="zstd", write_statistics=True)
-
-
 #: rows per table sheet in quarantine.xlsx; beyond it the sheet says so and
 #: quarantine.csv (which Excel opens too) holds every row
 XLSX_MAX_ROWS = 5_000
 
 
 def _write_table(table, path: Path) -> None:
-    """An Arrow table (what ``_write_parquet`` makes of a frame) as parquet, the same way."""
+    """An Arrow table (``pa.Table.from_pandas(frame, preserve_index=False)`` of a frame) as parquet."""
     import pyarrow.parquet as pq
 
     pq.write_table(table, path, compression="zstd", write_statistics=True)
@@ -140,28 +132,39 @@ def write_dataset(result, dataset: str | Path, progress=None) -> Path:
                     "conservation": result.conservation.to_dict(orient="records"),
                     "ignored_columns": result.ignored_columns}
         # quarantine.xlsx (openpyxl, Python) is written in a thread while the parquet files are
-        # encoded and compressed (pyarrow, C++, without the GIL): both cores work
+        # encoded and compressed, two at a time (pyarrow, C++, without the GIL): both cores work
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(1) as side:
-            workbook = side.submit(_quarantine_xlsx, result.quarantine, staging)
-            for name in schemas.TABLES:
-                df = result.tables[name]
-                p = staging / f"{name}.parquet"
-                if hasattr(result, "arrow"):  # a CleanResult builds the Arrow table from the codes it kept
-                    _write_table(result.arrow(name), p)
-                else:
-                    _write_parquet(df, p)
-                manifest["tables"][name] = {"rows": int(len(df)), "columns": list(df.columns),
-                                            "sha256": _sha256(p)}
-                say(f"wrote {name}: {len(df):,} rows")
+        import pyarrow as pa
+
+        def arrow(name: str):
+            if name == "cleaning_log":
+                return result.arrow(name) if hasattr(result, "arrow") else pa.Table.from_pandas(
+                    result.log, preserve_index=False)
+            if name in ("quarantine", "conservation"):
+                return pa.Table.from_pandas(getattr(result, name), preserve_index=False)
+            # a CleanResult holds the Arrow tables it made
+            return result.arrow(name) if hasattr(result, "arrow") else pa.Table.from_pandas(
+                result.tables[name], preserve_index=False)
+
+        def write(name: str) -> dict:
+            table = arrow(name)
+            p = staging / f"{name}.parquet"
+            _write_table(table, p)
+            if name in schemas.TABLES:
+                say(f"wrote {name}: {table.num_rows:,} rows")
                 if os.environ.get(_FAULT) == name:
                     os._exit(137)  # what a kill -9 does: no cleanup, no exception handlers
-            for name, df in (("cleaning_log", result.log), ("quarantine", result.quarantine),
-                             ("conservation", result.conservation)):
-                p = staging / f"{name}.parquet"
-                _write_parquet(df, p)
-                manifest["extra"][name] = {"rows": int(len(df)), "sha256": _sha256(p)}
+            return {"rows": table.num_rows, "columns": table.column_names, "sha256": _sha256(p)}
+
+        with ThreadPoolExecutor(1) as side, ThreadPoolExecutor(2) as pool:
+            workbook = side.submit(_quarantine_xlsx, result.quarantine, staging)
+            names = list(schemas.TABLES) + ["cleaning_log", "quarantine", "conservation"]
+            for name, written in zip(names, pool.map(write, names)):
+                if name in schemas.TABLES:
+                    manifest["tables"][name] = written
+                else:
+                    manifest["extra"][name] = {"rows": written["rows"], "sha256": written["sha256"]}
             workbook.result()
         (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         staging.rename(target)
