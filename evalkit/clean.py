@@ -877,7 +877,7 @@ def _merged(parts: list[tuple], keys: list[str]) -> pa.Table:
             len(ordered) > 1 and pc.any(pc.equal(ordered[1:], ordered[:-1])).as_py())
     if not by_runs:
         table = _joined_table([p[:2] for p in parts])
-        return table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys], null_placement="at_end"))
+        return table.take(pc.sort_indices(table, sort_keys=[(k, "ascending", "at_end") for k in keys]))
     lengths = (np.append(starts[1:], n) - starts)[runs]
     order = np.repeat(starts[runs] - (np.cumsum(lengths) - lengths), lengths) + np.arange(n, dtype=np.int64)
     return _joined_table([p[:2] for p in parts], order)

@@ -154,29 +154,26 @@ def test_a_kill_while_writing_leaves_the_previous_dataset_untouched(demo_source,
     assert len([p for p in (tmp_path / ".versions").iterdir()]) == 1  # old versions are removed
 
 
-def test_arrow_tables_from_the_codes_are_what_pyarrow_makes_of_the_frames(cleaned):
+def test_arrow_tables_are_what_pyarrow_makes_of_the_frames(demo_source):
     import pyarrow as pa
 
-    for name, df in cleaned.tables.items():
-        assert cleaned._coded_still(name), name  # the fast path is taken for every table
+    res = clean_sources([demo_source / o for o in ORGS], KEY)
+    for name in list(res.tables) + ["cleaning_log"]:
+        got = res.arrow(name)  # before any frame is read: the Arrow table cleaning made
+        df = res.log if name == "cleaning_log" else res.tables[name]
         want = pa.Table.from_pandas(df, preserve_index=False)
-        got = cleaned.arrow(name)
         assert got.schema.equals(want.schema, check_metadata=True), name
         assert got.equals(want), name
-    # a frame replaced in tables (or with columns missing) is converted from the frame itself
+        # a frame read (and so perhaps changed in place) is converted again: the same table
+        again = res.arrow(name)
+        assert again.equals(want) and again.schema.equals(want.schema, check_metadata=True), name
+    res.tables["families"]["region"] = "somewhere"  # a change in place is written
+    assert set(res.arrow("families").column("region").to_pylist()) == {"somewhere"}
     from evalkit.clean import CleanResult
-    edited = CleanResult(tables={**cleaned.tables, "children": cleaned.tables["children"].head(3)},
-                         log=cleaned.log, quarantine=cleaned.quarantine, conservation=cleaned.conservation,
-                         sources=[], key_id="", _codes=cleaned._codes)
-    assert edited.arrow("children").equals(pa.Table.from_pandas(cleaned.tables["children"].head(3),
-                                                                preserve_index=False))
-    replaced = cleaned.tables["families"].copy()  # a column replaced in the returned frame
-    changed = CleanResult(tables={**cleaned.tables, "families": replaced}, log=cleaned.log,
-                          quarantine=cleaned.quarantine, conservation=cleaned.conservation, sources=[], key_id="",
-                          _codes={**cleaned._codes, "families": (replaced, cleaned._codes["families"][1])})
-    replaced["region"] = "somewhere"
-    assert not changed._coded_still("families")
-    assert changed.arrow("families").equals(pa.Table.from_pandas(replaced, preserve_index=False))
+    head = res.tables["children"].head(3)
+    edited = CleanResult(tables={**res.tables, "children": head}, log=res.log, quarantine=res.quarantine,
+                         conservation=res.conservation, sources=[], key_id="")
+    assert edited.arrow("children").equals(pa.Table.from_pandas(head, preserve_index=False))
     no_text = pd.CategoricalDtype(pd.Index([], dtype=object))
     empty = pd.DataFrame({"a": pd.Series([], dtype=object), "x": pd.Series([], dtype=float)})
     cat = pd.Categorical.from_codes(np.zeros(0, dtype=np.int8), dtype=no_text)
@@ -186,6 +183,28 @@ def test_arrow_tables_from_the_codes_are_what_pyarrow_makes_of_the_frames(cleane
     got = C._arrow_of_coded(nones, {"a": cat})
     want = pa.Table.from_pandas(nones, preserve_index=False)
     assert got.equals(want) and got.schema.equals(want.schema, check_metadata=True)
+
+
+def test_sources_cleaned_apart_join_as_pandas_concatenates_and_sorts_them(demo_source, cleaned):
+    """Each source is cleaned on its own; the joined tables are the sources' tables
+    concatenated and sorted by their keys, the log and conservation concatenated, the
+    quarantine concatenated and sorted, as pandas would do it."""
+    import pyarrow as pa
+
+    apart = [clean_sources([demo_source / o], KEY) for o in ORGS]
+    for name in schemas.TABLES:
+        keys = schemas.KEYS.get(name) or list(schemas.empty_table(name).columns)
+        want = pd.concat([r.tables[name] for r in apart], ignore_index=True).sort_values(
+            keys, kind="stable", na_position="last").reset_index(drop=True)
+        pd.testing.assert_frame_equal(cleaned.tables[name], want)
+        arrow = pa.Table.from_pandas(want, preserve_index=False)
+        assert cleaned.arrow(name).schema.equals(arrow.schema, check_metadata=True), name
+    pd.testing.assert_frame_equal(cleaned.log, pd.concat([r.log for r in apart], ignore_index=True))
+    pd.testing.assert_frame_equal(cleaned.conservation, pd.concat([r.conservation for r in apart],
+                                                                  ignore_index=True))
+    want = pd.concat([r.quarantine for r in apart], ignore_index=True).sort_values(
+        ["source", "file", "sheet", "row"], kind="stable", na_position="first").reset_index(drop=True)
+    pd.testing.assert_frame_equal(cleaned.quarantine, want)
 
 
 def test_reading_in_worker_processes_gives_the_same_result(demo_source, cleaned, monkeypatch):
@@ -337,3 +356,42 @@ def test_concat_by_codes_is_pandas_concat():
     for keep in (False, True):
         pd.testing.assert_frame_equal(C._concat(reordered, keep_index=keep),
                                       pd.concat(reordered, ignore_index=not keep))
+
+
+def _part(df: pd.DataFrame, keys: list[str]) -> tuple:
+    """A source's part of a table as _assemble makes it: sorted, text as categorical codes."""
+    df = df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+    coded = {}
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = pd.Categorical(df[c].to_numpy(dtype=object))
+            coded[c] = df[c].array
+    return (*C._coded_arrays(df, coded), *C._runs(df[keys[0]]))
+
+
+_PART_ROWS = st.lists(st.tuples(st.sampled_from(["k1", "k2", "ж", None]), _VALS, st.sampled_from([1.5, 2.5, None]),
+                                st.integers(0, 2)), max_size=12)
+
+
+@given(st.lists(_PART_ROWS, min_size=1, max_size=4))
+@settings(max_examples=150, deadline=None)
+def test_property_merged_parts_are_the_sorted_concatenation(parts_rows):
+    """Parts joined by their runs of first keys, or by a full sort when a first key is
+    missing or in two parts, give pandas' stable sort of the concatenation (and pyarrow's
+    schema of it, a column empty in some part included)."""
+    import pyarrow as pa
+
+    frames = [pd.DataFrame(rows, columns=["k", "t", "x", "n"]).astype({"k": object, "t": object, "x": "float64",
+                                                                       "n": "int64"}) for rows in parts_rows]
+    keys = ["k", "n"]
+    want = pd.concat(frames, ignore_index=True).sort_values(keys, kind="stable", na_position="last")
+    want = pa.Table.from_pandas(want.reset_index(drop=True), preserve_index=False)
+    got = C._merged([_part(f, keys) for f in frames], keys)
+    assert got.equals(want)
+    assert got.schema.equals(want.schema, check_metadata=True)
+
+
+def test_one_source_keys_in_another_source_are_sorted_by_every_key():
+    frames = [pd.DataFrame({"k": ["a", "b"], "n": [2, 1]}), pd.DataFrame({"k": ["a", "c"], "n": [1, 0]})]
+    got = C._merged([_part(f, ["k", "n"]) for f in frames], ["k", "n"])
+    assert got.column("k").to_pylist() == ["a", "a", "b", "c"] and got.column("n").to_pylist() == [1, 2, 1, 0]
