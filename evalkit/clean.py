@@ -38,6 +38,7 @@ collected, so one run lists them all.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -88,9 +89,16 @@ class _Frames(collections.abc.Mapping):
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self._frames:
-            t = self._given[name]
+            t = self._table(name)
             self._frames[name] = t.to_pandas() if isinstance(t, pa.Table) else t
         return self._frames[name]
+
+    def _table(self, name: str):
+        """The table given, joined first when it was given as the function that joins it."""
+        t = self._given[name]
+        if callable(t):
+            t = self._given[name] = t()
+        return t
 
     def __iter__(self):
         return iter(self._given)
@@ -101,7 +109,7 @@ class _Frames(collections.abc.Mapping):
     def arrow(self, name: str) -> pa.Table:
         """The table as written: the Arrow table cleaning made, unless the frame was read
         (and so perhaps changed in place), then pyarrow's conversion of the frame."""
-        t = self._given[name]
+        t = self._table(name)
         if isinstance(t, pa.Table) and name not in self._frames:
             return t
         return pa.Table.from_pandas(self[name], preserve_index=False)
@@ -113,10 +121,11 @@ class CleanResult:
     Parameters
     ----------
     tables : dict
-        Table name -> the canonical table, as an Arrow table (what cleaning returns) or a
-        pandas DataFrame.
-    log : pyarrow.Table or pandas.DataFrame
-        The cleaning log (:data:`LOG_COLUMNS`).
+        Table name -> the canonical table, as an Arrow table, a pandas DataFrame, or a
+        function without arguments that returns the Arrow table (cleaning's join of the
+        sources' parts, run when the table is first asked for).
+    log : pyarrow.Table, pandas.DataFrame or function
+        The cleaning log (:data:`LOG_COLUMNS`), as the tables.
     quarantine, conservation : pandas.DataFrame
         :data:`QUARANTINE_COLUMNS`, :data:`CONSERVATION_COLUMNS`.
     sources : list of dict
@@ -150,8 +159,14 @@ class CleanResult:
     @property
     def log(self) -> pd.DataFrame:
         """The cleaning log as a frame (converted from Arrow on first use)."""
-        if isinstance(self._log, pa.Table):
-            self._log = self._log.to_pandas()
+        table = self._log_arrow()
+        if isinstance(table, pa.Table):
+            self._log = table.to_pandas()
+        return self._log
+
+    def _log_arrow(self):
+        if callable(self._log):
+            self._log = self._log()
         return self._log
 
     @log.setter
@@ -167,7 +182,8 @@ class CleanResult:
         """A table (or ``"cleaning_log"``) as written: ``pa.Table.from_pandas(frame,
         preserve_index=False)``, without the conversion when the frame was never read."""
         if name == "cleaning_log":
-            return self._log if isinstance(self._log, pa.Table) else pa.Table.from_pandas(self._log, preserve_index=False)
+            log_ = self._log_arrow()
+            return log_ if isinstance(log_, pa.Table) else pa.Table.from_pandas(log_, preserve_index=False)
         if isinstance(self.tables, _Frames):
             return self.tables.arrow(name)
         return pa.Table.from_pandas(self.tables[name], preserve_index=False)
@@ -762,30 +778,33 @@ def _joined(parts: list[_Part], key: bytes, src_info: list[dict]) -> CleanResult
     """One CleanResult of the sources' parts: each table in key order, the log and the
     quarantine in the order of the sources' sheets.
 
-    The tables are joined two at a time in threads (Arrow's take and casts release the GIL).
+    The tables and the log are joined when first asked for (:meth:`CleanResult.arrow`):
+    :func:`evalkit.dataset.write_dataset` joins and writes them two at a time in threads
+    (Arrow's take, casts and parquet encoding release the GIL), each source's part freed
+    once its table is joined.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    def one(tname: str) -> pa.Table:
+    def table(tname: str) -> pa.Table:
         have = [p.tables.pop(tname) for p in parts if p.tables.get(tname) is not None]
         if not have:  # no source maps a sheet to it
             return pa.Table.from_pandas(schemas.empty_table(tname), preserve_index=False)
         return _merged(have, schemas.KEYS.get(tname) or list(schemas.empty_table(tname).columns))
 
-    with ThreadPoolExecutor(WORKERS) as pool:
-        joined = dict(zip(schemas.TABLES, pool.map(one, schemas.TABLES)))
-        log_table = pool.submit(_joined_table, [p.log for p in parts])
-        quarantine = [p.quarantine for p in parts]
-        if len(parts) > 1:  # the sources' own orders, merged: a stable sort, as one run's quarantine is sorted
-            quarantine = [q for q in quarantine if len(q)] or quarantine[:1]
-        qdf = pd.concat(quarantine, ignore_index=True) if len(quarantine) > 1 else quarantine[0]
-        qdf["row"] = qdf["row"].astype("int64")
-        qdf = qdf.sort_values(["source", "file", "sheet", "row"], kind="stable",
-                              na_position="first").reset_index(drop=True)
-        conservation = pd.concat([p.conservation for p in parts], ignore_index=True)
-        log_table = log_table.result()
-    return CleanResult(tables=joined, log=log_table, quarantine=qdf, conservation=conservation,
-                       sources=src_info, key_id=key_id(key), ignored_columns=[i for p in parts for i in p.ignored])
+    def log_table() -> pa.Table:
+        logs = [p.log for p in parts]
+        for p in parts:
+            p.log = None
+        return _joined_table(logs)
+
+    quarantine = [p.quarantine for p in parts]
+    if len(parts) > 1:  # the sources' own orders, merged: a stable sort, as one run's quarantine is sorted
+        quarantine = [q for q in quarantine if len(q)] or quarantine[:1]
+    qdf = pd.concat(quarantine, ignore_index=True) if len(quarantine) > 1 else quarantine[0]
+    qdf["row"] = qdf["row"].astype("int64")
+    qdf = qdf.sort_values(["source", "file", "sheet", "row"], kind="stable", na_position="first").reset_index(drop=True)
+    conservation = pd.concat([p.conservation for p in parts], ignore_index=True)
+    return CleanResult(tables={t: functools.partial(table, t) for t in schemas.TABLES}, log=log_table,
+                       quarantine=qdf, conservation=conservation, sources=src_info, key_id=key_id(key),
+                       ignored_columns=[i for p in parts for i in p.ignored])
 
 
 def _joined_schema(schemas_: list[pa.Schema]) -> pa.Schema:
