@@ -17,17 +17,25 @@ For each source (a folder with its ``evalkit.yaml``) and each mapped table:
 Row conservation holds for every raw sheet: rows read = rows kept + rows merged + rows
 quarantined; :func:`clean_sources` checks it and refuses to return otherwise.
 
-Speed: when the sources' files add up to more than :data:`PARALLEL_BYTES`, the tables
-are read, normalised and pseudonymised in :data:`WORKERS` worker processes ("forkserver",
-a source per job; smaller inputs such as the demo are read in this process, the same
+Each source is cleaned on its own (:func:`_clean_source`): pseudonyms hash
+"source:raw", so two sources never share a key, a duplicate or a reference between
+tables. The sources' tables are then joined (:func:`_joined`): each source's table is
+sorted already, so putting its runs of equal first keys (a pseudonym) in order sorts the
+whole table; the log and the quarantine keep the order of the sources' sheets.
+
+Speed: when the sources' files add up to more than :data:`PARALLEL_BYTES`, the sources
+are cleaned in :data:`WORKERS` worker processes ("forkserver", a source per job, the
+largest first; smaller inputs such as the demo are cleaned in this process, the same
 way). Text files are read into Arrow strings (pyarrow's CSV reader), identifiers and
 codes are kept as Categoricals with sorted categories from normalisation until the tables
 are returned (pseudonyms are hashed once per distinct identifier of a source; all
 columns of one identifier share one set of categories), so merging duplicates, the
 cross-table references and the final sort work on integer codes, not on millions of
-Python strings. The returned tables have the canonical dtypes (text as ``object``);
-:meth:`CleanResult.arrow` gives them to :func:`evalkit.dataset.write_dataset` as Arrow
-built from the codes.
+Python strings. A worker sends back Arrow tables whose text is a dictionary array of
+those codes; the join takes rows by integer indices and decodes the text once, when
+:func:`evalkit.dataset.write_dataset` asks for the table (:meth:`CleanResult.arrow`).
+The tables a caller reads (``CleanResult.tables``) are converted to pandas, with the
+canonical dtypes (text as ``object``), on first use.
 
 A mistake in the mapping or the files (a missing file or sheet, a mapped column absent,
 an unreadable encoding, a value spelled in a way the mapping does not list) is a
