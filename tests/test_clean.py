@@ -395,3 +395,23 @@ def test_one_source_keys_in_another_source_are_sorted_by_every_key():
     frames = [pd.DataFrame({"k": ["a", "b"], "n": [2, 1]}), pd.DataFrame({"k": ["a", "c"], "n": [1, 0]})]
     got = C._merged([_part(f, ["k", "n"]) for f in frames], ["k", "n"])
     assert got.column("k").to_pylist() == ["a", "a", "b", "c"] and got.column("n").to_pylist() == [1, 2, 1, 0]
+
+
+def test_big_tables_are_joined_column_by_column_in_threads_the_same(monkeypatch):
+    import pyarrow as pa
+
+    rng = np.random.default_rng(7)
+    frames = [pd.DataFrame({"k": rng.choice(["a", "b", "c", "d", None], 40).astype(object),
+                            "n": rng.integers(0, 3, 40), "x": rng.random(40)}) for _ in range(3)]
+    for f in frames[1:]:
+        f.loc[f.index[:5], "x"] = np.nan
+    keys = ["k", "n"]
+    want = pd.concat(frames, ignore_index=True).sort_values(keys, kind="stable", na_position="last")
+    want = pa.Table.from_pandas(want.reset_index(drop=True), preserve_index=False)
+    monkeypatch.setattr(C, "_PARALLEL_ROWS", 0)
+    got = C._merged([_part(f, keys) for f in frames], keys)
+    assert got.equals(want) and got.schema.equals(want.schema, check_metadata=True)
+    unique = [pd.DataFrame({"k": [f"s{i}_{j}" for j in range(30)], "n": np.arange(30)}) for i in range(3)]
+    want = pa.Table.from_pandas(pd.concat(unique, ignore_index=True).sort_values(keys).reset_index(drop=True),
+                                preserve_index=False)
+    assert C._merged([_part(f, keys) for f in unique], keys).equals(want)  # joined by runs
