@@ -584,6 +584,7 @@ PARALLEL_BYTES = 64 << 20
 #: worker processes for reading and normalising (the reference machine has 2 cores);
 #: ``$EVALKIT_CLEAN_WORKERS`` overrides it (0 or 1: read in this process)
 WORKERS = 2
+_FAULT = "EVALKIT_FAULT_CLEAN_SOURCE"  # tests only: the worker given this source (folder name) dies
 #: CPU seconds the workers spent on the tables of this process's runs, and the largest
 #: peak resident memory (bytes) of a worker (for benchmarks: the workers are not children
 #: of this process, so its own resource usage does not include them)
@@ -662,12 +663,14 @@ def _clean_source(mapping: Mapping, key: bytes, say=lambda msg: None) -> _Part:
     return part
 
 
-def _clean_in_worker(source: Path, key: bytes) -> _Part:
+def _clean_in_worker(source: Path, key: bytes, die: bool = False) -> _Part:
     """:func:`_clean_source` in a worker process, with the CPU seconds and peak memory it took."""
     import resource
     import time
 
     cpu = time.process_time()
+    if die:
+        os._exit(137)  # what the kernel's out-of-memory killer does: no cleanup, no exception
     part = _clean_source(load_mapping(source), key)
     part.cpu = time.process_time() - cpu
     part.peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -717,6 +720,7 @@ def _source_parts(mappings: dict, key: bytes, say) -> list[_Part]:
             or multiprocessing.current_process().daemon:  # a daemonic process (a pool's worker) has no children
         return [_clean_source(mappings[p], key, say) for p in paths]
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("forkserver")
     # nothing preloaded: the forkserver starts as `python -c` in the current folder, where another
@@ -726,11 +730,19 @@ def _source_parts(mappings: dict, key: bytes, say) -> list[_Part]:
     parts: list = [None] * len(paths)
     with ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=ctx) as pool:
         with _main_not_imported():  # the workers start as the first jobs are submitted
-            futures = {pool.submit(_clean_in_worker, paths[i], key): i
+            futures = {pool.submit(_clean_in_worker, paths[i], key, os.environ.get(_FAULT) == paths[i].name): i
                        for i in sorted(range(len(paths)), key=lambda i: -sizes[i])}
         try:
             for done, fut in enumerate(as_completed(futures), 1):
-                part = parts[futures[fut]] = fut.result()
+                try:
+                    part = parts[futures[fut]] = fut.result()
+                except BrokenProcessPool:  # a worker was killed: which source it held is not known
+                    left = ", ".join(str(p) for p, got in zip(paths, parts) if got is None)
+                    raise UserError(
+                        f"рабочий процесс очистки был остановлен (возможно, не хватило памяти); не очищены: {left}; "
+                        "запустите с EVALKIT_CLEAN_WORKERS=1, чтобы очищать в одном процессе / a cleaning worker "
+                        f"process was killed (out of memory?); not cleaned: {left}; run with EVALKIT_CLEAN_WORKERS=1 "
+                        "to clean in this process") from None
                 WORKER_CPU[0] += part.cpu
                 WORKER_PEAK_RSS[0] = max(WORKER_PEAK_RSS[0], part.peak_rss)
                 say(f"{part.source}: cleaned ({done}/{len(paths)} sources)")

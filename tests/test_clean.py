@@ -415,3 +415,17 @@ def test_big_tables_are_joined_column_by_column_in_threads_the_same(monkeypatch)
     want = pa.Table.from_pandas(pd.concat(unique, ignore_index=True).sort_values(keys).reset_index(drop=True),
                                 preserve_index=False)
     assert C._merged([_part(f, keys) for f in unique], keys).equals(want)  # joined by runs
+
+
+def test_a_killed_worker_gives_a_clear_message_and_no_dataset(demo_source, tmp_path, monkeypatch):
+    from evalkit.errors import UserError
+
+    monkeypatch.setattr(C, "PARALLEL_BYTES", 0)
+    monkeypatch.setenv("EVALKIT_CLEAN_WORKERS", "2")
+    monkeypatch.setenv("EVALKIT_FAULT_CLEAN_SOURCE", "org_b")
+    with pytest.raises(UserError) as err:
+        clean_sources([demo_source / o for o in ORGS], KEY)
+    msg = str(err.value)
+    assert "out of memory?" in msg and "EVALKIT_CLEAN_WORKERS=1" in msg and "org_b" in msg
+    monkeypatch.delenv("EVALKIT_FAULT_CLEAN_SOURCE")
+    assert len(clean_sources([demo_source / o for o in ORGS], KEY).tables["children"]) > 0  # workers start again
