@@ -789,9 +789,7 @@ def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult
                          "mapping_sha256": _sha256(m.path), "files": list(part.fingerprints.values())})
     _raise_unmatched(unmatched, problems)
     problems.raise_if_any()
-    if len(parts) > 1:
-        say("joining the sources' tables")
-    return _joined(parts, key, src_info)
+    return _joined(parts, key, src_info)  # each table joined when it is written (or read)
 
 
 def _joined(parts: list[_Part], key: bytes, src_info: list[dict]) -> CleanResult:
