@@ -218,7 +218,9 @@ def detect_encoding(data: bytes, path=None) -> str:
     """
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    try:
+    if _valid_utf8(data):  # without building the text
+        return "utf-8"
+    try:  # the position of the first bad byte, for the message
         data.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError as e:
@@ -349,11 +351,14 @@ def _convert(grid: np.ndarray, mask: np.ndarray, fn) -> None:
 def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: str | None,
                arrow: bool = False) -> RawSheet:
     data = path.read_bytes()
-    if not data.strip():
+    if not data or data.isspace():  # what ``not data.strip()`` says, without copying the file
         raise DataError("файл пуст / the file is empty", file=str(path), rule="empty")
     encoding = encoding or detect_encoding(data, path)
-    text = _decode(data, encoding, path)
-    utf8 = _utf8(data, text, encoding)
+    if _is_utf8(encoding, path) and _valid_utf8(data):  # no text needed: decoded only for the slow path
+        text, utf8 = None, _utf8(data, None, encoding)
+    else:  # re-encoded, or the located error of a file that does not decode
+        text = _decode(data, encoding, path)
+        utf8 = _utf8(data, text, encoding)
     line_starts = _line_starts(utf8)
     n_lines = len(line_starts)
     if header_line > n_lines:
@@ -373,7 +378,7 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
                 return RawSheet(path, None, header_line, frame, encoding, delimiter, blank)
         grid = _parse(utf8, line_starts, rec_lines, header_line, delimiter, path)
     if grid is None:  # quote parity and the parser disagree (a stray quote): ask csv, slowly
-        rec_lines = _record_lines_csv(text, delimiter)
+        rec_lines = _record_lines_csv(_decode(data, encoding, path) if text is None else text, delimiter)
         if not _starts_record(rec_lines, header_line):
             start = rec_lines[np.searchsorted(rec_lines, header_line, side="right") - 1]
             raise DataError(f"строка заголовка {header_line} внутри поля в кавычках, начатого в строке {start} / "
@@ -390,11 +395,36 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
     return RawSheet(path, None, header_line, frame, encoding, delimiter, blank)
 
 
-def _utf8(data: bytes, text: str, encoding: str) -> bytes:
-    """The file as UTF-8 without a BOM (UTF-8 files as they are: no re-encoding)."""
+def _utf8(data: bytes, text: str | None, encoding: str) -> bytes:
+    """The file as UTF-8 without a BOM (UTF-8 files as they are: no re-encoding, ``text`` unused)."""
     if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
         return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
     return text.encode("utf-8")
+
+
+def _is_utf8(encoding: str, path: Path) -> bool:
+    """Whether the encoding is UTF-8 (with or without BOM); DataError for an unknown encoding."""
+    try:
+        return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+    except LookupError:
+        raise DataError(f"неизвестная кодировка {encoding!r} / unknown encoding {encoding!r}", file=str(path),
+                        value=encoding, rule="encoding") from None
+
+
+def _valid_utf8(data: bytes) -> bool:
+    """Whether the bytes are strict UTF-8, as ``data.decode("utf-8")`` would find, without decoding.
+
+    pyarrow's validation of one string spanning the bytes (vectorised, no Python string built)
+    refuses what Python's strict codec refuses: invalid and overlong sequences, surrogates,
+    code points beyond U+10FFFF (checked in the tests).
+    """
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    whole = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _decode(data: bytes, encoding: str, path: Path) -> str:
@@ -432,7 +462,10 @@ def _delimiter_option(delimiter: str, path: Path) -> str:
 def _line_starts(utf8: bytes) -> np.ndarray:
     """Byte offset where each physical line starts (breaks: LF, CRLF, lone CR)."""
     b = np.frombuffer(utf8, dtype=np.uint8)
-    breaks = _breaks(b)
+    # no lone CR (none at all, or each one starting a CRLF; counted by bytes' C loops): only LF
+    # ends lines, one numpy scan instead of three
+    crs = utf8.count(b"\r")
+    breaks = np.flatnonzero(b == 10) if crs == 0 or crs == utf8.count(b"\r\n") else _breaks(b)
     starts = np.concatenate([[0], breaks + 1])
     return starts[starts < len(b)]  # a break at the very end starts no line
 
@@ -451,11 +484,11 @@ def _breaks(b: np.ndarray) -> np.ndarray:
 
 def _record_lines_fast(utf8: bytes, line_starts: np.ndarray) -> np.ndarray:
     """1-based line where each record starts: line breaks outside quotes end records."""
+    n_lines = len(line_starts)
+    if b'"' not in utf8:  # memchr: no pass over a numpy copy of the file
+        return np.arange(1, n_lines + 1)
     b = np.frombuffer(utf8, dtype=np.uint8)
     quotes = np.flatnonzero(b == 34)
-    n_lines = len(line_starts)
-    if not len(quotes):
-        return np.arange(1, n_lines + 1)
     # a line starts a record when the quotes before it are even in number
     even = (np.searchsorted(quotes, line_starts) % 2) == 0
     return np.flatnonzero(even) + 1
@@ -541,7 +574,7 @@ def _arrow_columns(utf8: bytes, line_starts, rec_lines, header_line: int, delimi
     import pyarrow.csv as pv
 
     b = np.frombuffer(utf8, dtype=np.uint8)
-    if not _plain_quotes(b, delimiter):
+    if b'"' in utf8 and not _plain_quotes(b, delimiter):
         return None
     lines = rec_lines[rec_lines >= header_line]
     first = b[line_starts[lines - 1]]
@@ -551,10 +584,13 @@ def _arrow_columns(utf8: bytes, line_starts, rec_lines, header_line: int, delimi
     offset = int(line_starts[header_line - 1])
     header = _record_text(utf8, line_starts, rec_lines, int(np.searchsorted(rec_lines, header_line)))
     as_text = {f"f{i}": pa.string() for i in range(_field_count(header, delimiter))}  # pyarrow's column names
+    # one block, one thread: every column comes as a single chunk (nothing to combine), and on
+    # cleaning's 2-core machine (a worker process per core) threads only add CPU time
+    block = min(max(len(utf8) - offset + 1, 1 << 20), 1 << 30)
     try:
         table = pv.read_csv(
             pa.BufferReader(memoryview(utf8)[offset:]),
-            read_options=pv.ReadOptions(autogenerate_column_names=True),
+            read_options=pv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=block),
             parse_options=pv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                           escape_char=False, newlines_in_values=True, ignore_empty_lines=True),
             convert_options=pv.ConvertOptions(column_types=as_text, strings_can_be_null=True,
@@ -563,7 +599,12 @@ def _arrow_columns(utf8: bytes, line_starts, rec_lines, header_line: int, delimi
         return None
     if table.num_rows != int((~empty).sum()) or any(t != pa.string() for t in table.schema.types):
         return None
-    return [table.column(i).combine_chunks() for i in range(table.num_columns)], empty
+    return [_one_chunk(table.column(i)) for i in range(table.num_columns)], empty
+
+
+def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array: its only chunk as it is, or the chunks concatenated (copied)."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _parser_error(e: Exception, lines: np.ndarray, path: Path) -> DataError:

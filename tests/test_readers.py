@@ -468,3 +468,38 @@ def test_arrow_whitespace_is_pythons():
     assert [c for c, a in zip(chars, arrow) if a != c.isspace()] == []
     stripped = pc.utf8_trim_whitespace(pa.array([f"{c}x{c}" for c in chars])).to_pylist()
     assert [c for c, s in zip(chars, stripped) if s != f"{c}x{c}".strip()] == []
+
+
+def _python_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def test_utf8_validation_agrees_with_pythons_codec():
+    from evalkit.readers import _valid_utf8
+
+    cases = [b"", b"abc", "Код;Дата\r\n".encode(), "\U0010ffff".encode(), b"\xf4\x90\x80\x80", b"\xed\xa0\x80",
+             b"\xed\x9f\xbf", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xc2", b"\xff", b"a\x00b", "ё".encode() + b"\xd1",
+             "€".encode("cp1251"), "Привет".encode("cp1251")]
+    cases += [bytes([a, b]) for a in range(0x80, 0x100, 7) for b in range(0x80, 0x100, 5)]
+    cases += [bytes([0xe0 | (a & 0x0f), b, 0x80]) for a in range(16) for b in range(0x80, 0xc0, 3)]
+    cases += [bytes([0xf0 | (a & 0x07), b, 0x80, 0x80]) for a in range(8) for b in range(0x80, 0xc0, 3)]
+    assert [c for c in cases if _valid_utf8(c) != _python_utf8(c)] == []
+
+
+@pytest.mark.parametrize("ends", [b"\r\n", b"\n", b"\r", b"mixed"])
+def test_line_starts_by_kind_of_line_end(ends):
+    from evalkit.readers import _breaks, _line_starts
+
+    lines = [b"a;b", b"1;2", b"", b"3;4", b"5;6"]
+    if ends == b"mixed":
+        data = b"a;b\r\n1;2\n\r3;4\r5;6\r\n"
+    else:
+        data = ends.join(lines) + ends
+    b = np.frombuffer(data, dtype=np.uint8)
+    want = np.concatenate([[0], _breaks(b) + 1])
+    np.testing.assert_array_equal(_line_starts(data), want[want < len(data)])
+    assert len(_line_starts(data)) == 5
