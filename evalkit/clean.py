@@ -288,14 +288,28 @@ def _normalise_field(kind: str, fname: str, values: pd.Series, spec: TableSpec, 
 
 
 def _clean_dtype(kind: str, clean: pd.Series) -> pd.Series:
+    def by_distinct(inferred: str, dtype: str):
+        """``pd.array(clean, dtype)`` converting only the distinct values (a column of millions
+        of Python objects holds a few), or None unless every present value is of the one kind
+        ``inferred`` names (so no two equal values of different types are taken as one)."""
+        values = clean.to_numpy()
+        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) != inferred:
+            return None
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        return pd.array(uniques, dtype=dtype).take(codes, allow_fill=True)
+
     if kind == "boolean":
-        return clean.astype("boolean")
+        coded = by_distinct("boolean", "boolean")
+        return clean.astype("boolean") if coded is None else pd.Series(coded, index=clean.index, name=clean.name)
     if kind in ("date", "birth_month"):
         return clean if clean.dtype == "datetime64[ns]" else pd.to_datetime(clean).astype("datetime64[ns]")
     if kind == "number":
         return clean.astype("float64")
     if kind in ("integer", "level"):
-        return pd.array(clean.to_numpy(dtype=object), dtype="Int64")
+        if isinstance(clean.dtype, pd.Int64Dtype):  # what integers() gives: already the array wanted
+            return clean.array
+        coded = by_distinct("integer", "Int64")
+        return pd.array(clean.to_numpy(dtype=object), dtype="Int64") if coded is None else coded
     if isinstance(clean.dtype, pd.CategoricalDtype):  # identifiers and codes stay categorical until written
         return clean
     return clean.astype(object).where(clean.notna(), None)
@@ -337,9 +351,23 @@ def _text(v) -> str | None:
 
 
 def _texts(values: pd.Series) -> np.ndarray:
-    """``_text`` of every value, computed once per distinct value."""
+    """``_text`` of every value, computed once per distinct value.
+
+    Text columns (``str`` or missing) need no call at all, Categoricals one per category,
+    and date columns at midnight are written by numpy.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):  # the text of a str is itself; NA is None
+        return values.to_numpy(dtype=object, na_value=None)
+    if isinstance(dtype, pd.CategoricalDtype):  # code -1 (missing) takes the None at the end
+        table = np.array([_text(c) for c in dtype.categories] + [None], dtype=object)
+        return table[np.asarray(values.array.codes)]
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    table = np.array([_text(u) for u in uniques] + [None], dtype=object)
+    if dtype == "datetime64[ns]" and (uniques == uniques.normalize()).all():  # str(Timestamp.date())
+        texts = np.datetime_as_string(np.asarray(uniques, dtype="datetime64[D]"), unit="D").tolist()
+    else:
+        texts = [_text(u) for u in uniques]
+    table = np.array(texts + [None], dtype=object)
     return table[codes]
 
 
@@ -382,9 +410,10 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
                 counts = bad[unknown.to_numpy()].astype(str).value_counts()
                 first = {v: int(bad.index[(bad.astype(str) == v).to_numpy()][0]) for v in counts.index[:10]}
                 unmatched.setdefault(key, []).append((counts, first))
-        for line, r, v in zip(values.index[failed], n.reason[failed], values[failed]):
-            shown = WITHHELD if fname in PERSONAL_FIELDS else repr(_text(v))
-            reasons.setdefault(int(line), []).append(f"«{column}»: {_in_russian(r)} ({shown})")
+        if failed.any():  # (selecting no rows of a long column is not free)
+            for line, r, v in zip(values.index[failed], n.reason[failed], values[failed]):
+                shown = WITHHELD if fname in PERSONAL_FIELDS else repr(_text(v))
+                reasons.setdefault(int(line), []).append(f"«{column}»: {_in_russian(r)} ({shown})")
         if n.distinct is not None:  # what to log decided per distinct raw value, then spread to the rows
             codes, how_d, reason_d = n.distinct
             how_s = pd.Series(how_d, dtype=object)
@@ -395,8 +424,10 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
             logged = how.notna().to_numpy() & ~how.isin(list(usual)).to_numpy() & ~failed
         if logged.any():
             raw_v = values[logged]
-            if n.distinct is not None:
-                rules = np.array([f"{fname}:{h}" for h in how_d] + [None], dtype=object)[codes[logged]]
+            if n.distinct is not None:  # a rule text per logged distinct value (the others are never taken)
+                rule_d = np.full(len(how_d) + 1, None, dtype=object)
+                rule_d[np.flatnonzero(logged_d)] = [f"{fname}:{h}" for h in how_d[logged_d]]
+                rules = rule_d[codes[logged]]
             else:
                 rules = (f"{fname}:" + how[logged].astype(str)).to_numpy()
             log_parts.append(pd.DataFrame({
@@ -440,7 +471,8 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
             part[spec.wide.value] = one(spec.wide.value, raw_col, df[raw_col], vkind)
             parts.append(part[part[spec.wide.value].notna() | df[raw_col].notna().to_numpy()])
         out = _concat(parts, keep_index=True)
-        empty_rows = set(df.index) - set(out.index)
+        # (numpy, not Python sets of every line; the order does not matter: each line gets one reason)
+        empty_rows = np.setdiff1d(df.index.to_numpy(), out.index.to_numpy())
         for line in empty_rows:  # a row with no domain filled in at all
             reasons.setdefault(int(line), []).append("нет ни одной оценки / no value in any of the wide columns")
     # canonical columns this source does not record: empty, in the canonical dtype
@@ -450,7 +482,7 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
             out[c] = pd.Series(pd.array([None] * len(out), dtype=template[c].dtype), index=out.index) \
                 if str(template[c].dtype) != "object" else pd.Series(None, index=out.index, dtype=object)
     out["_line"] = out.index.astype("int64")
-    out = out.reset_index(drop=True)
+    out.index = pd.RangeIndex(len(out))  # what reset_index(drop=True) gives, without copying every column
     personal = {_header_key(c) for c in spec.personal}
     birth_cols = {cols[f] for f in spec.fields if f in cols and f in PERSONAL_FIELDS}
     raw_cols = [c for c in dict.fromkeys(cols.values()) if _header_key(c) not in personal]

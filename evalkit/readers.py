@@ -462,10 +462,11 @@ def _delimiter_option(delimiter: str, path: Path) -> str:
 def _line_starts(utf8: bytes) -> np.ndarray:
     """Byte offset where each physical line starts (breaks: LF, CRLF, lone CR)."""
     b = np.frombuffer(utf8, dtype=np.uint8)
-    # no lone CR (none at all, or each one starting a CRLF; counted by bytes' C loops): only LF
-    # ends lines, one numpy scan instead of three
-    crs = utf8.count(b"\r")
-    breaks = np.flatnonzero(b == 10) if crs == 0 or crs == utf8.count(b"\r\n") else _breaks(b)
+    lf = np.flatnonzero(b == 10)
+    # no lone CR (no CR at all, found by memchr, or as many as the LFs they precede): only LF ends
+    # lines, without _breaks' search for CRs and merge
+    crs = np.count_nonzero(b == 13) if b"\r" in utf8 else 0
+    breaks = lf if crs == 0 or crs == np.count_nonzero(b[lf[lf > 0] - 1] == 13) else _breaks(b)
     starts = np.concatenate([[0], breaks + 1])
     return starts[starts < len(b)]  # a break at the very end starts no line
 
