@@ -359,9 +359,11 @@ def _texts(values: pd.Series) -> np.ndarray:
     dtype = values.dtype
     if isinstance(dtype, pd.StringDtype):  # the text of a str is itself; NA is None
         return values.to_numpy(dtype=object, na_value=None)
-    if isinstance(dtype, pd.CategoricalDtype):  # code -1 (missing) takes the None at the end
-        table = np.array([_text(c) for c in dtype.categories] + [None], dtype=object)
-        return table[np.asarray(values.array.codes)]
+    if isinstance(dtype, pd.CategoricalDtype):  # the categories these rows use (of maybe millions)
+        used, at = np.unique(np.asarray(values.array.codes), return_inverse=True)
+        categories = dtype.categories.to_numpy()
+        table = np.array([None if c < 0 else _text(categories[c]) for c in used.tolist()], dtype=object)
+        return table[at]
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if dtype == "datetime64[ns]" and (uniques == uniques.normalize()).all():  # str(Timestamp.date())
         texts = np.datetime_as_string(np.asarray(uniques, dtype="datetime64[D]"), unit="D").tolist()

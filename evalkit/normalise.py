@@ -320,6 +320,53 @@ _SEPARATORS = {"dmy": ".", "mdy": ".", "dmy_short": ".", "mdy_short": ".", "dmy_
                "iso": "-"}
 
 
+def _re2(regex: str) -> str:
+    """One of this module's patterns for pyarrow's RE2, matching what Python's ``re`` matches.
+
+    The patterns use only literals, ranges of code points and ``\\s``, which RE2 reads as
+    ASCII whitespace only: it becomes the class of every character ``str.isspace`` (Python's
+    ``\\s``) calls whitespace. RE2 reports the submatches a backtracking engine finds (a test
+    compares the two on every pattern).
+    """
+    return regex.replace(r"\s", "[ " + "".join(f"\\x{{{ord(c):04x}}}" for c in _OTHER_WHITESPACE) + "]")
+
+
+def _arrow_of(text: pd.Series) -> pa.Array | None:
+    """The texts as an Arrow array; None when one is not UTF-8 (a lone surrogate from a workbook)."""
+    try:
+        return pa.array(text.to_numpy(dtype=object), type=pa.string())
+    except UnicodeEncodeError:
+        return None
+
+
+def _fullmatch(text: pd.Series, regex: str) -> np.ndarray:
+    """``text.str.fullmatch(regex)`` as bools, for stripped texts (no line break for ``$`` to
+    skip), by pyarrow: no Python call per text."""
+    arrow = _arrow_of(text)
+    if arrow is None:
+        return text.str.fullmatch(regex).to_numpy(dtype=bool)
+    found = pc.match_substring_regex(arrow, f"^(?:{_re2(regex)})$")
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _extract(text: pd.Series, regex: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which texts ``regex`` matches in full, and its named groups in those (a frame on their index).
+
+    What ``text.str.extract(f"^{regex}$")`` finds in the texts that match, for stripped texts
+    (no line break for ``$`` to skip), found by pyarrow instead of a Python call per text.
+    """
+    arrow = _arrow_of(text)
+    if arrow is None:
+        parts = text.str.extract(f"^{regex}$")
+        matched = parts.notna().any(axis=1).to_numpy()
+        return matched, parts[matched].astype(object)
+    found = pc.extract_regex(arrow, f"^{_re2(regex)}$")
+    matched = np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    hits = found.filter(pa.array(matched))
+    groups = {f.name: hits.field(i).to_numpy(zero_copy_only=False) for i, f in enumerate(found.type)}
+    return matched, pd.DataFrame(groups, index=text.index[matched], dtype=object)
+
+
 def _date_range(min_date, max_date) -> tuple[np.datetime64, np.datetime64]:
     lo = np.datetime64(pd.Timestamp(min_date).date(), "D")
     hi = np.datetime64((pd.Timestamp.today() if max_date is None else pd.Timestamp(max_date)).date(), "D")
@@ -380,7 +427,9 @@ class _DateReader:
             self._serial(pos, _as_floats(self.d.values[pos]))
 
     def _serial_text(self, text: pd.Series) -> pd.Series:
-        m = text.str.fullmatch(_SERIAL_TEXT)
+        if not len(text):
+            return text
+        m = _fullmatch(text, _SERIAL_TEXT)
         if m.any():
             self._serial(text.index[m].to_numpy(), text[m].astype(float).to_numpy())
         return text[~m]
@@ -393,13 +442,11 @@ class _DateReader:
         candidates = text.str.contains(sep, regex=False).to_numpy(dtype=bool) if sep else np.ones(len(text), bool)
         if not candidates.any():
             return text
-        parts = text[candidates].str.extract(f"^{regex}$")
-        matched = parts["y"].notna().to_numpy()
+        matched, parts = _extract(text[candidates], regex)
         if not matched.any():
             return text
         hit = np.zeros(len(text), dtype=bool)
         hit[np.flatnonzero(candidates)[matched]] = True
-        parts = parts[matched]
         date_text, year = parts["date"], parts["y"]
         if short_year:  # two-digit years: 00-69 -> 2000s, 70-99 -> 1900s
             yy = year.astype(int)
@@ -424,12 +471,14 @@ class _DateReader:
         """"12 марта 2020 г.", "12 мар. 2020", "«12» марта 2020 года" -> day.month.year."""
         if not len(text):
             return text
-        parts = _key(text).str.extract(f"^{_WORDS[1]}$")
+        matched, parts = _extract(_key(text), _WORDS[1])
         month = parts["mon"].map(RU_MONTHS)
-        hit = month.notna().to_numpy()
+        known = month.notna().to_numpy()  # a month name this module knows
+        hit = np.zeros(len(text), dtype=bool)
+        hit[np.flatnonzero(matched)[known]] = True
         if hit.any():
-            p = parts[hit]
-            date_text = p["d"] + "." + month[hit].astype(int).astype(str) + "." + p["y"]
+            p = parts[known]
+            date_text = p["d"] + "." + month[known].astype(int).astype(str) + "." + p["y"]
             self._parsed(p.index.to_numpy(), date_text, p["y"].astype(int).to_numpy(), _WORDS[2], _WORDS[0])
         return text[~hit]
 

@@ -601,3 +601,43 @@ def test_per_distinct_how_and_reason_spread_to_the_rows(arrow):
         spread = lambda per: np.append(np.asarray(per, dtype=object), None)[codes]  # noqa: E731
         assert list(spread(how)) == r.how.tolist() and list(spread(reason)) == r.reason.tolist()
         assert (np.append(pd.notna(reason), False)[codes] == r.failed).all()
+
+
+_DATE_ALPHABET = list("0123456789./- :tTгодаГОД«»мартяМАРТЯё") + ["\u00a0", "\u2009", "\x0b", "\x1c", "\x85", "\u3000",
+                                                                     "\t", "\n", "\u0660", "\uff11", "İ", "ß"]
+
+
+def _all_date_patterns():
+    from evalkit import normalise as N
+
+    return [regex for order in N.DATE_ORDERS for _, regex, _ in N._numeric_patterns(order)] + [N._ISO[1], N._WORDS[1]]
+
+
+@given(st.lists(st.text(_DATE_ALPHABET, max_size=24) | st.sampled_from(
+    ["12.03.2020", "1.3.20", "12/03/2020 10:30", "2020-03-12t10:30:59.5", "2020-3-12 00:00:00", "12.03.2020 г.",
+     "12.03.20г", "12.03.2020\u00a0года", "12 марта 2020", "«12» мар. 2020 г.", "12марта2020", "43902", "4390"]),
+    min_size=1, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_property_date_patterns_match_in_pyarrow_as_in_python(texts):
+    from evalkit import normalise as N
+
+    text = pd.Series([t.strip() for t in texts], index=np.arange(len(texts)) * 3, dtype=object)
+    np.testing.assert_array_equal(N._fullmatch(text, N._SERIAL_TEXT), text.str.fullmatch(N._SERIAL_TEXT).to_numpy())
+    for regex in _all_date_patterns():
+        want = text.str.extract(f"^{regex}$")
+        matched, groups = N._extract(text, regex)
+        np.testing.assert_array_equal(matched, want.notna().any(axis=1).to_numpy())
+        np.testing.assert_array_equal(N._fullmatch(text, regex), text.str.fullmatch(regex).to_numpy(dtype=bool))
+        want = want[matched]
+        for name in groups.columns:  # every group that took part in the match, as Python found it
+            took_part = want[name].notna().to_numpy()
+            assert groups[name].to_numpy()[took_part].tolist() == want[name].to_numpy()[took_part].tolist()
+
+
+def test_date_patterns_of_text_that_is_not_utf8_are_matched_by_python():
+    from evalkit import normalise as N
+
+    text = pd.Series(["12.03.2020", "1\ud800.03.2020"], dtype=object)
+    matched, groups = N._extract(text, N._numeric_patterns("dmy")[0][1])
+    assert matched.tolist() == [True, False] and groups["y"].tolist() == ["2020"]
+    assert N._fullmatch(pd.Series(["43902", "4\ud800"]), N._SERIAL_TEXT).tolist() == [True, False]
