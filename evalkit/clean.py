@@ -461,21 +461,27 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
             for line in df.index[empty]:
                 reasons.setdefault(int(line), []).append(f"«{col}»: обязательное значение пусто / required value missing")
     if spec.wide:
-        parts = []
+        # one part per wide column, stacked: the rows of ``out`` holding a value (or a raw cell) in
+        # that column, with the column's code and value; each column of ``out`` is taken once
+        # for all parts, not copied per part and concatenated
         vkind = field_kind(spec.wide.value)
         # every part's code column shares one set of categories, so the parts concatenate as categoricals
         wide_codes = pd.CategoricalDtype(pd.Index(sorted(set(spec.wide.columns.values())), dtype=object))
+        rows, wide_at, wide_values = [], [], []
+        filled = np.zeros(len(df), dtype=bool)
         for col, code in spec.wide.columns.items():
             raw_col = cols[f"__wide__{col}"]
-            part = out.copy()
-            at = wide_codes.categories.get_loc(code)
-            part[spec.wide.name] = pd.Categorical.from_codes(np.full(len(part), at, dtype=np.int8), dtype=wide_codes)
-            part[spec.wide.value] = one(spec.wide.value, raw_col, df[raw_col], vkind)
-            parts.append(part[part[spec.wide.value].notna() | df[raw_col].notna().to_numpy()])
-        out = _concat(parts, keep_index=True)
-        # (numpy, not Python sets of every line; the order does not matter: each line gets one reason)
-        empty_rows = np.setdiff1d(df.index.to_numpy(), out.index.to_numpy())
-        for line in empty_rows:  # a row with no domain filled in at all
+            value = one(spec.wide.value, raw_col, df[raw_col], vkind)
+            value = value if isinstance(value, pd.Series) else pd.Series(value, index=df.index)
+            keep = value.notna().to_numpy() | df[raw_col].notna().to_numpy()
+            rows.append(np.flatnonzero(keep))
+            wide_at.append(np.full(len(rows[-1]), wide_codes.categories.get_loc(code), dtype=np.int8))
+            wide_values.append(value[keep])
+            filled |= keep
+        out = out.take(np.concatenate(rows))
+        out[spec.wide.name] = pd.Categorical.from_codes(np.concatenate(wide_at), dtype=wide_codes)
+        out[spec.wide.value] = pd.concat(wide_values, ignore_index=True).array
+        for line in df.index[~filled]:  # a row with no domain filled in at all
             reasons.setdefault(int(line), []).append("нет ни одной оценки / no value in any of the wide columns")
     # canonical columns this source does not record: empty, in the canonical dtype
     template = schemas.empty_table(spec.table)
