@@ -119,6 +119,9 @@ class _Distinct:
     ``kind`` per distinct value: "text" (non-blank str), "blank" (blank str), "bool",
     "number", "datetime" (a date cell) or "other". ``text`` holds the stripped text of the
     "text" values (a Series indexed by their position among the distinct values).
+
+    For Arrow input ``values`` and ``text`` become Python strings only when first asked
+    for: :func:`identifiers` reads Arrow text without them.
     """
 
     def __init__(self, values):
@@ -126,19 +129,21 @@ class _Distinct:
         self.index, self.name = values.index, values.name
         #: the stripped non-blank texts as a pyarrow array (Arrow input only), aligned with ``text``
         self.arrow_text = None
+        #: the distinct values as a pyarrow array (Arrow input only), aligned with ``values``
+        self.arrow_values = None
         strings = _arrow_strings(values)
         if strings is not None:  # Arrow text (the CSV reader's): distinct values found in C++, all text
             self._from_arrow(strings)
             return
         arr = values.to_numpy(dtype=object, na_value=None)
         codes, uniq = pd.factorize(arr)
-        self.codes, self.values = _split_bools(arr, codes, np.asarray(uniq, dtype=object))
-        self.kind = _kinds(self.values)
+        self.codes, self._values = _split_bools(arr, codes, np.asarray(uniq, dtype=object))
+        self.kind = _kinds(self._values)
         texts = self.kind == "text"
-        stripped = pd.Series(self.values[texts], index=np.flatnonzero(texts), dtype=object).str.strip()
+        stripped = pd.Series(self._values[texts], index=np.flatnonzero(texts), dtype=object).str.strip()
         blank = (stripped == "").to_numpy()
         self.kind[stripped.index[blank]] = "blank"
-        self.text = stripped[~blank]
+        self._text = stripped[~blank]
 
     def _from_arrow(self, strings) -> None:
         """Distinct values, kinds and stripped text of an Arrow text column, computed in pyarrow.
@@ -146,17 +151,30 @@ class _Distinct:
         pyarrow's whitespace is Python's (``str.isspace``; checked in the tests), so the
         stripping is that of ``str.strip``.
         """
-        self.codes, dictionary = _arrow_distinct(strings)
-        self.values = np.asarray(dictionary.to_numpy(zero_copy_only=False), dtype=object)
-        stripped = pc.utf8_trim_whitespace(dictionary)
+        self.codes, self.arrow_values = _arrow_distinct(strings)
+        stripped = pc.utf8_trim_whitespace(self.arrow_values)
         blank = np.asarray(pc.equal(stripped, "").to_numpy(zero_copy_only=False), dtype=bool)
         self.kind = np.where(blank, "blank", "text").astype(object)
         self.arrow_text = stripped.filter(pa.array(~blank))
-        self.text = pd.Series(self.arrow_text.to_numpy(zero_copy_only=False), index=np.flatnonzero(~blank),
-                              dtype=object)
+        self._values = self._text = None
+
+    @property
+    def values(self) -> np.ndarray:
+        """The distinct raw values (object array)."""
+        if self._values is None:
+            self._values = np.asarray(self.arrow_values.to_numpy(zero_copy_only=False), dtype=object)
+        return self._values
+
+    @property
+    def text(self) -> pd.Series:
+        """The stripped texts of the "text" values, indexed by their position among the distinct values."""
+        if self._text is None:
+            self._text = pd.Series(self.arrow_text.to_numpy(zero_copy_only=False), index=self.where("text"),
+                                   dtype=object)
+        return self._text
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.kind)
 
     def where(self, kind: str) -> np.ndarray:
         """Positions of the distinct values of one kind."""
@@ -176,7 +194,10 @@ class _Distinct:
         codes sorts by the text; only the distinct values are hashed and sorted (by
         pyarrow: UTF-8 byte order is code point order, Python's order of strings).
         """
-        text = pa.array(per_distinct, type=pa.string(), from_pandas=True)
+        return self.categorical_of(pa.array(per_distinct, type=pa.string(), from_pandas=True))
+
+    def categorical_of(self, text: pa.Array) -> pd.Categorical:
+        """:meth:`categorical` of per-distinct text values given as a pyarrow array (null for missing)."""
         categories = pc.unique(text.drop_null())
         categories = categories.take(pc.sort_indices(categories))
         codes = pc.fill_null(pc.index_in(text, value_set=categories), -1).to_numpy(zero_copy_only=False)
@@ -855,19 +876,45 @@ _UNCOLLAPSED = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in _OTHER_WHITESPACE) 
 
 
 def _collapse_whitespace(d: _Distinct) -> pd.Series:
-    """The distinct texts with every run of whitespace as one space (``re.sub(r"\\s+", " ")``).
+    """The distinct texts with every run of whitespace as one space (``re.sub(r"\\s+", " ")``)."""
+    return d.text.str.replace(r"\s+", " ", regex=True)
 
-    For Arrow input pyarrow finds the few texts that have anything to collapse and only
-    those go through Python's ``re``.
+
+def _collapse_whitespace_arrow(d: _Distinct) -> pa.Array:
+    """:func:`_collapse_whitespace` of Arrow input, as a pyarrow array aligned with ``d.arrow_text``.
+
+    pyarrow finds the few texts that have anything to collapse and only those go through
+    Python's ``re``.
     """
-    if d.arrow_text is None:
-        return d.text.str.replace(r"\s+", " ", regex=True)
-    changes = np.asarray(pc.match_substring_regex(d.arrow_text, _UNCOLLAPSED).to_numpy(zero_copy_only=False),
-                         dtype=bool)
-    text = d.text.copy()
-    if changes.any():
-        text[changes] = text[changes].str.replace(r"\s+", " ", regex=True)
-    return text
+    changes = pc.match_substring_regex(d.arrow_text, _UNCOLLAPSED)
+    if not pc.any(changes).as_py():
+        return d.arrow_text
+    fixed = [_SPACES.sub(" ", t) for t in d.arrow_text.filter(changes).to_pylist()]
+    return pc.replace_with_mask(d.arrow_text, changes, pa.array(fixed, type=d.arrow_text.type))
+
+
+def _arrow_identifiers(d: _Distinct, as_category: bool) -> Normalised:
+    """:func:`identifiers` of Arrow text (every distinct value text or blank), in pyarrow.
+
+    The clean texts, whether each is its raw value unchanged and the categories are
+    computed on Arrow arrays; Python strings are made only of the texts with whitespace to
+    collapse, and of the clean texts when they are wanted as an object column.
+    """
+    n = len(d)
+    pos = d.where("text")
+    text = _collapse_whitespace_arrow(d)
+    unchanged = pc.equal(text, d.arrow_values.filter(pa.array(d.kind == "text")))
+    how = _empty(n)
+    how[pos] = np.array(["stripped", "exact"], dtype=object)[
+        np.asarray(unchanged.to_numpy(zero_copy_only=False), dtype=np.intp)]
+    reason = _empty(n)
+    if as_category:
+        at = np.full(n, -1, dtype=np.int64)  # each distinct value's clean text; blanks missing
+        at[pos] = np.arange(len(pos))
+        return d.result(d.categorical_of(text.take(pa.array(at, mask=at < 0))), how, reason)
+    clean = _empty(n)
+    clean[pos] = text.to_numpy(zero_copy_only=False)
+    return d.result(d.expand(clean, None), how, reason)
 
 
 def identifiers(values, *, as_category: bool = False) -> Normalised:
@@ -888,6 +935,8 @@ def identifiers(values, *, as_category: bool = False) -> Normalised:
     (['2016/3', 'СР-00001', '17', None], ['stripped', 'exact', 'number', None])
     """
     d = _Distinct(values)
+    if d.arrow_text is not None:
+        return _arrow_identifiers(d, as_category)
     n = len(d)
     clean = _empty(n)
     how = _empty(n)

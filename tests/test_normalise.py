@@ -641,3 +641,15 @@ def test_date_patterns_of_text_that_is_not_utf8_are_matched_by_python():
     matched, groups = N._extract(text, N._numeric_patterns("dmy")[0][1])
     assert matched.tolist() == [True, False] and groups["y"].tolist() == ["2020"]
     assert N._fullmatch(pd.Series(["43902", "4\ud800"]), N._SERIAL_TEXT).tolist() == [True, False]
+
+
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", pd.ArrowDtype(__import__("pyarrow").large_string())])
+@pytest.mark.parametrize("as_category", [False, True])
+def test_identifiers_of_arrow_text_are_those_of_object_text(dtype, as_category):
+    values = [" a\u00a0 b", "a b", "a\t\tb", None, "  ", "", "ж-1", "ж-1 ", "b", "a b", "\u3000x\u2009y"]
+    obj = pd.Series(values, dtype=object, index=pd.RangeIndex(5, 5 + len(values)), name="c")
+    got, want = identifiers(obj.astype(dtype), as_category=as_category), identifiers(obj, as_category=as_category)
+    assert got.clean.tolist() == want.clean.tolist() and got.how.tolist() == want.how.tolist()
+    assert got.reason.tolist() == want.reason.tolist() and (got.failed == want.failed).all()
+    if as_category:
+        assert got.clean.cat.categories.tolist() == want.clean.cat.categories.tolist()
