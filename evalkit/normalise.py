@@ -336,9 +336,6 @@ def _numeric_patterns(order: str) -> list[tuple[str, str, str]]:
 _ISO = ("iso", rf"(?P<date>(?P<y>[0-9]{{4}})-(?P<m>[0-9]{{1,2}})-(?P<d>[0-9]{{1,2}})){_TIME}", "%Y-%m-%d")
 _WORDS = ("words", rf"«?(?P<d>[0-9]{{1,2}})»?\s*(?P<mon>[а-я]+)\.?\s*(?P<y>[0-9]{{4}}){_YEAR_WORD}", "%d.%m.%Y")
 _SERIAL_TEXT = r"[0-9]{5}"
-#: a character every text of a numeric pattern holds: a text without it skips that pattern's regex
-_SEPARATORS = {"dmy": ".", "mdy": ".", "dmy_short": ".", "mdy_short": ".", "dmy_slash": "/", "mdy_slash": "/",
-               "iso": "-"}
 
 
 def _re2(regex: str) -> str:
@@ -360,23 +357,24 @@ def _arrow_of(text: pd.Series) -> pa.Array | None:
         return None
 
 
-def _fullmatch(text: pd.Series, regex: str) -> np.ndarray:
+def _fullmatch(text: pd.Series, regex: str, arrow: pa.Array | None = None) -> np.ndarray:
     """``text.str.fullmatch(regex)`` as bools, for stripped texts (no line break for ``$`` to
-    skip), by pyarrow: no Python call per text."""
-    arrow = _arrow_of(text)
+    skip), by pyarrow: no Python call per text. ``arrow``: the texts already as Arrow."""
+    arrow = _arrow_of(text) if arrow is None else arrow
     if arrow is None:
         return text.str.fullmatch(regex).to_numpy(dtype=bool)
     found = pc.match_substring_regex(arrow, f"^(?:{_re2(regex)})$")
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _extract(text: pd.Series, regex: str) -> tuple[np.ndarray, pd.DataFrame]:
+def _extract(text: pd.Series, regex: str, arrow: pa.Array | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """Which texts ``regex`` matches in full, and its named groups in those (a frame on their index).
 
     What ``text.str.extract(f"^{regex}$")`` finds in the texts that match, for stripped texts
     (no line break for ``$`` to skip), found by pyarrow instead of a Python call per text.
+    ``arrow``: the texts already as Arrow.
     """
-    arrow = _arrow_of(text)
+    arrow = _arrow_of(text) if arrow is None else arrow
     if arrow is None:
         parts = text.str.extract(f"^{regex}$")
         matched = parts.notna().any(axis=1).to_numpy()
@@ -410,11 +408,14 @@ class _DateReader:
     def run(self) -> "_DateReader":
         self._cells(self.d.where("datetime"))
         self._serial_numbers(self.d.where("number"))
-        text = self._serial_text(self.d.text.str.casefold())
+        # the texts not read yet, and the same as Arrow (converted once, filtered along; None when
+        # one is not UTF-8) for pyarrow's regexes
+        text = self.d.text.str.casefold()
+        text, arrow = self._serial_text(text, _arrow_of(text))
         for order in self.base:  # numeric patterns, one day/month order at a time
             for how, regex, fmt in _numeric_patterns(order):
-                text = self._pattern(text, how, regex, fmt, short_year=how.endswith("_short"))
-        text = self._pattern(text, *_ISO)
+                text, arrow = self._pattern(text, arrow, how, regex, fmt, short_year=how.endswith("_short"))
+        text, arrow = self._pattern(text, arrow, *_ISO)
         text = self._words(text)
         self.reason[text.index] = _NOT_A_DATE
         return self
@@ -447,34 +448,35 @@ class _DateReader:
         if len(pos):
             self._serial(pos, _as_floats(self.d.values[pos]))
 
-    def _serial_text(self, text: pd.Series) -> pd.Series:
-        if not len(text):
-            return text
-        m = _fullmatch(text, _SERIAL_TEXT)
-        if m.any():
-            self._serial(text.index[m].to_numpy(), text[m].astype(float).to_numpy())
-        return text[~m]
+    @staticmethod
+    def _rest(text: pd.Series, arrow: pa.Array | None, hit: np.ndarray) -> tuple[pd.Series, pa.Array | None]:
+        rest = ~hit
+        return text[rest], None if arrow is None else arrow.filter(pa.array(rest))
 
-    def _pattern(self, text: pd.Series, how: str, regex: str, fmt: str, short_year: bool = False) -> pd.Series:
+    def _serial_text(self, text: pd.Series, arrow: pa.Array | None) -> tuple[pd.Series, pa.Array | None]:
+        if not len(text):
+            return text, arrow
+        m = _fullmatch(text, _SERIAL_TEXT, arrow)
+        if not m.any():
+            return text, arrow
+        self._serial(text.index[m].to_numpy(), text[m].astype(float).to_numpy())
+        return self._rest(text, arrow, m)
+
+    def _pattern(self, text: pd.Series, arrow: pa.Array | None, how: str, regex: str, fmt: str,
+                 short_year: bool = False) -> tuple[pd.Series, pa.Array | None]:
         """Parse the values whose shape matches ``regex`` with ``fmt``; return the rest."""
         if not len(text):
-            return text
-        sep = _SEPARATORS.get(how)  # a plain substring test first: most texts are of another pattern
-        candidates = text.str.contains(sep, regex=False).to_numpy(dtype=bool) if sep else np.ones(len(text), bool)
-        if not candidates.any():
-            return text
-        matched, parts = _extract(text[candidates], regex)
-        if not matched.any():
-            return text
-        hit = np.zeros(len(text), dtype=bool)
-        hit[np.flatnonzero(candidates)[matched]] = True
+            return text, arrow
+        hit, parts = _extract(text, regex, arrow)
+        if not hit.any():
+            return text, arrow
         date_text, year = parts["date"], parts["y"]
         if short_year:  # two-digit years: 00-69 -> 2000s, 70-99 -> 1900s
             yy = year.astype(int)
             year = (yy + np.where(yy <= 69, 2000, 1900)).astype(str)
             date_text = date_text.str[:-2] + year
         self._parsed(parts.index.to_numpy(), date_text, year.astype(int).to_numpy(), fmt, how)
-        return text[~hit]
+        return self._rest(text, arrow, hit)
 
     def _parsed(self, pos: np.ndarray, date_text: pd.Series, year: np.ndarray, fmt: str, how: str) -> None:
         """Parse date texts with one explicit format; NaT means no such date (or a year pandas can't hold)."""
