@@ -287,16 +287,29 @@ def _normalise_field(kind: str, fname: str, values: pd.Series, spec: TableSpec, 
     raise AssertionError(kind)
 
 
-def _clean_dtype(kind: str, clean: pd.Series) -> pd.Series:
+def _clean_dtype(kind: str, clean: pd.Series, codes: np.ndarray | None = None) -> pd.Series:
+    """The clean values in the canonical dtype of their kind.
+
+    ``codes``, when given, is per row the index of its distinct raw value (-1 where empty),
+    the clean value being the same on all rows of one code (``Normalised.distinct``).
+    """
     def by_distinct(inferred: str, dtype: str):
         """``pd.array(clean, dtype)`` converting only the distinct values (a column of millions
         of Python objects holds a few), or None unless every present value is of the one kind
         ``inferred`` names (so no two equal values of different types are taken as one)."""
         values = clean.to_numpy()
-        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) != inferred:
+        if values.dtype != object:
             return None
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        return pd.array(uniques, dtype=dtype).take(codes, allow_fill=True)
+        if codes is None:
+            row_codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        else:  # a row of each code gives its clean value: no hashing of every row's value
+            present = codes >= 0
+            at = np.zeros(int(codes.max()) + 1 if present.any() else 0, dtype=np.intp)
+            at[codes[present]] = np.flatnonzero(present)
+            row_codes, uniques = codes, values[at]
+        if pd.api.types.infer_dtype(uniques, skipna=True) != inferred:
+            return None
+        return pd.array(uniques, dtype=dtype).take(row_codes, allow_fill=True)
 
     if kind == "boolean":
         coded = by_distinct("boolean", "boolean")
@@ -437,7 +450,7 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
                 "raw_value": WITHHELD if fname in PERSONAL_FIELDS else _texts(raw_v),
                 "clean_value": WITHHELD if fname in PERSONAL_FIELDS and kind == "id" else _texts(n.clean[logged]),
                 "rule": rules}))
-        return _clean_dtype(kind, n.clean)
+        return _clean_dtype(kind, n.clean, None if n.distinct is None else n.distinct[0])
 
     for fname, fs in spec.fields.items():
         kind = field_kind(fname)
