@@ -96,6 +96,9 @@ WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 DELIMITERS = (";", ",", "\t", "|")
 #: how many records after the header the delimiter must split consistently
 _DELIMITER_PROBE = 20
+#: bytes a file is scanned or transcoded in at a time: the temporaries stay small and are reused,
+#: where a temporary the size of the file is fresh memory, faulted in page by page, every time
+_CHUNK = 1 << 20
 _ZIP_MAGIC, _OLE_MAGIC = b"PK\x03\x04", b"\xd0\xcf\x11\xe0"
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _C0 = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -354,11 +357,11 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
     if not data or data.isspace():  # what ``not data.strip()`` says, without copying the file
         raise DataError("файл пуст / the file is empty", file=str(path), rule="empty")
     encoding = encoding or detect_encoding(data, path)
-    if _is_utf8(encoding, path) and _valid_utf8(data):  # no text needed: decoded only for the slow path
-        text, utf8 = None, _utf8(data, None, encoding)
-    else:  # re-encoded, or the located error of a file that does not decode
-        text = _decode(data, encoding, path)
-        utf8 = _utf8(data, text, encoding)
+    # the text as a Python string is made only for the slow path below
+    utf8 = _utf8(data, None, encoding) if _is_utf8(encoding, path) and _valid_utf8(data) else \
+        _transcode(data, encoding)
+    if utf8 is None:  # the located error of a file that does not decode
+        utf8 = _utf8(data, _decode(data, encoding, path), encoding)
     line_starts = _line_starts(utf8)
     n_lines = len(line_starts)
     if header_line > n_lines:
@@ -378,7 +381,7 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
                 return RawSheet(path, None, header_line, frame, encoding, delimiter, blank)
         grid = _parse(utf8, line_starts, rec_lines, header_line, delimiter, path)
     if grid is None:  # quote parity and the parser disagree (a stray quote): ask csv, slowly
-        rec_lines = _record_lines_csv(_decode(data, encoding, path) if text is None else text, delimiter)
+        rec_lines = _record_lines_csv(_decode(data, encoding, path), delimiter)
         if not _starts_record(rec_lines, header_line):
             start = rec_lines[np.searchsorted(rec_lines, header_line, side="right") - 1]
             raise DataError(f"строка заголовка {header_line} внутри поля в кавычках, начатого в строке {start} / "
@@ -393,6 +396,22 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
     if arrow:  # the same cells as Arrow strings, like the pyarrow path gives them
         frame = frame.astype(_ARROW_STRING)
     return RawSheet(path, None, header_line, frame, encoding, delimiter, blank)
+
+
+def _transcode(data: bytes, encoding: str) -> bytes | None:
+    """``_decode(data, encoding, path).encode("utf-8")``, a chunk at a time (no string of the
+    whole file); None when the bytes do not decode."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    parts, start = [], True
+    try:
+        for at in range(0, len(data), _CHUNK):
+            text = decoder.decode(data[at:at + _CHUNK], final=at + _CHUNK >= len(data))
+            if start and text:  # a BOM _decode would drop
+                text, start = text[1:] if text.startswith("\ufeff") else text, False
+            parts.append(text.encode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    return b"".join(parts)
 
 
 def _utf8(data: bytes, text: str | None, encoding: str) -> bytes:
@@ -459,13 +478,20 @@ def _delimiter_option(delimiter: str, path: Path) -> str:
     return d
 
 
+def _where_byte(b: np.ndarray, byte: int) -> np.ndarray:
+    """``np.flatnonzero(b == byte)``, a chunk at a time."""
+    found = [np.flatnonzero(b[at:at + _CHUNK] == byte) + at for at in range(0, len(b), _CHUNK)]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+
+
 def _line_starts(utf8: bytes) -> np.ndarray:
     """Byte offset where each physical line starts (breaks: LF, CRLF, lone CR)."""
     b = np.frombuffer(utf8, dtype=np.uint8)
-    lf = np.flatnonzero(b == 10)
+    lf = _where_byte(b, 10)
     # no lone CR (no CR at all, found by memchr, or as many as the LFs they precede): only LF ends
     # lines, without _breaks' search for CRs and merge
-    crs = np.count_nonzero(b == 13) if b"\r" in utf8 else 0
+    crs = sum(np.count_nonzero(b[at:at + _CHUNK] == 13) for at in range(0, len(b), _CHUNK)) \
+        if b"\r" in utf8 else 0
     breaks = lf if crs == 0 or crs == np.count_nonzero(b[lf[lf > 0] - 1] == 13) else _breaks(b)
     starts = np.concatenate([[0], breaks + 1])
     return starts[starts < len(b)]  # a break at the very end starts no line
@@ -488,8 +514,7 @@ def _record_lines_fast(utf8: bytes, line_starts: np.ndarray) -> np.ndarray:
     n_lines = len(line_starts)
     if b'"' not in utf8:  # memchr: no pass over a numpy copy of the file
         return np.arange(1, n_lines + 1)
-    b = np.frombuffer(utf8, dtype=np.uint8)
-    quotes = np.flatnonzero(b == 34)
+    quotes = _where_byte(np.frombuffer(utf8, dtype=np.uint8), 34)
     # a line starts a record when the quotes before it are even in number
     even = (np.searchsorted(quotes, line_starts) % 2) == 0
     return np.flatnonzero(even) + 1
@@ -552,7 +577,7 @@ def _plain_quotes(b: np.ndarray, delimiter: str) -> bool:
     quote (``5" screen``) is left to pandas, whose reading of stray quotes is the
     reference; pyarrow's might differ.
     """
-    quotes = np.flatnonzero(b == 34)
+    quotes = _where_byte(b, 34)
     if not len(quotes):
         return True
     if len(delimiter.encode("utf-8")) != 1:

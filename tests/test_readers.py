@@ -503,3 +503,31 @@ def test_line_starts_by_kind_of_line_end(ends):
     want = np.concatenate([[0], _breaks(b) + 1])
     np.testing.assert_array_equal(_line_starts(data), want[want < len(data)])
     assert len(_line_starts(data)) == 5
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 20])
+@pytest.mark.parametrize("encoding", ["cp1251", "utf-8", "utf-8-sig", "utf-16", "koi8-r"])
+def test_transcoding_by_chunks_is_decoding_the_whole_file(monkeypatch, chunk, encoding):
+    from evalkit import readers
+
+    monkeypatch.setattr(readers, "_CHUNK", chunk)
+    text = "\ufeffКод;Дата\r\n1;«12» марта\n\ufeff2;ё\r"
+    data = text.encode(encoding, errors="replace")
+    want = readers._decode(data, encoding, "f.csv").encode("utf-8")
+    assert readers._transcode(data, encoding) == want
+    bad = data + b"\xff\xfe\xff" if encoding.startswith("utf-8") else None
+    if bad is not None:
+        assert readers._transcode(bad, encoding) is None
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 20])
+def test_byte_scans_by_chunks(monkeypatch, chunk):
+    from evalkit import readers
+
+    monkeypatch.setattr(readers, "_CHUNK", chunk)
+    data = b'a;"b\r\nc"\r\n1;2\n\r3;"4"\r'
+    b = np.frombuffer(data, dtype=np.uint8)
+    np.testing.assert_array_equal(readers._where_byte(b, 34), np.flatnonzero(b == 34))
+    starts = readers._line_starts(data)
+    want = np.concatenate([[0], readers._breaks(b) + 1])
+    np.testing.assert_array_equal(starts, want[want < len(data)])
