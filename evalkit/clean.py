@@ -269,20 +269,32 @@ def _normalise_field(kind: str, fname: str, values: pd.Series, spec: TableSpec, 
             return normalise.integers(values), {"cell", "text"}
         n = normalise.categories(values, sp)
         # a level written as a digit that is not a listed spelling: read it as a number, so an
-        # out-of-range level (0, 5, 7) is quarantined by the schema, not mistaken for a mapping gap
-        digits = n.failed.copy()
-        if digits.any():  # only the failed values are looked at (as Python values, Arrow text too)
-            failed_values = values[digits].astype(object).astype(str).str.strip()
+        # out-of-range level (0, 5, 7) is quarantined by the schema, not mistaken for a mapping gap;
+        # decided per distinct raw value (a row of each gives it), so n stays per distinct value
+        codes, how_d, reason_d = n.distinct
+        digits = pd.notna(reason_d)
+        if digits.any():
+            present = codes >= 0
+            at = np.zeros(len(how_d), dtype=np.intp)
+            at[codes[present]] = np.flatnonzero(present)
+            raw = values.iloc[at]
+            # only the failed values are looked at (as Python values, Arrow text too)
+            failed_values = raw[digits].astype(object).astype(str).str.strip()
             digits[digits] = failed_values.str.fullmatch(r"-?\d+(\.0)?").fillna(False).to_numpy(dtype=bool)
         if digits.any():
-            i = normalise.integers(values[digits])
-            n.clean = n.clean.astype(object)
-            n.clean[digits] = i.clean.astype(object).to_numpy()
-            n.how = n.how.astype(object)
-            n.how[digits] = "number"
-            n.failed = n.failed & ~digits
-            n.reason[digits] = None
-            n.distinct = None  # changed per row: no longer per distinct value
+            clean_d = n.clean.to_numpy(dtype=object)[at]
+            clean_d[digits] = normalise.integers(raw[digits]).clean.astype(object).to_numpy()
+            how_d, reason_d = how_d.copy(), reason_d.copy()
+            how_d[digits] = "number"
+            reason_d[digits] = None
+            rows = np.append(digits, False)[codes]  # code -1 (an empty cell): not a digit
+            n.clean = pd.Series(np.append(clean_d, None)[codes], index=n.clean.index, name=n.clean.name,
+                                dtype=object)
+            n.how = pd.Series(np.append(how_d, None)[codes], index=n.how.index, name=n.how.name, dtype=object)
+            n.failed = n.failed & ~rows
+            n.reason = pd.Series(np.append(reason_d, None)[codes], index=n.reason.index, name=n.reason.name,
+                                 dtype=object)
+            n.distinct = (codes, how_d, reason_d)
         return n, {"exact"}
     raise AssertionError(kind)
 

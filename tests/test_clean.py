@@ -337,3 +337,53 @@ def test_concat_by_codes_is_pandas_concat():
     for keep in (False, True):
         pd.testing.assert_frame_equal(C._concat(reordered, keep_index=keep),
                                       pd.concat(reordered, ignore_index=not keep))
+
+
+def _level_per_row(values, spellings):
+    """How ``_normalise_field`` read a level column before it worked per distinct value: per row."""
+    from evalkit import normalise
+
+    n = normalise.categories(values, spellings)
+    digits = n.failed.copy()
+    if digits.any():
+        failed_values = values[digits].astype(object).astype(str).str.strip()
+        digits[digits] = failed_values.str.fullmatch(r"-?\d+(\.0)?").fillna(False).to_numpy(dtype=bool)
+    if digits.any():
+        i = normalise.integers(values[digits])
+        n.clean = n.clean.astype(object)
+        n.clean[digits] = i.clean.astype(object).to_numpy()
+        n.how = n.how.astype(object)
+        n.how[digits] = "number"
+        n.failed = n.failed & ~digits
+        n.reason[digits] = None
+    return n
+
+
+_LEVELS = st.sampled_from(["1", "2", " 2 ", "угроза", "Угроза", "7", "-3", "3.0", "3.5", "x", "", None, "12345678901234567890",
+                           4.0, 2, "0"])
+
+
+@given(st.lists(_LEVELS, max_size=30), st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_property_levels_per_distinct_value_are_the_per_row_reading(values, arrow):
+    from types import SimpleNamespace
+
+    spellings = {1: ["угроза"], 2: ["2", "риск"], 3: ["норма"]}
+    raw = pd.Series(values, dtype=object, index=pd.RangeIndex(2, 2 + len(values)), name="Уровень")
+    if arrow:
+        raw = raw.map(lambda v: v if v is None else str(v)).astype("string[pyarrow]")
+    mapping = SimpleNamespace(values={"level": spellings})
+    got, usual = C._normalise_field("level", "score", raw, None, mapping, C._Problems(), "ctx")
+    want = _level_per_row(raw, spellings)
+    assert usual == {"exact"}
+    assert got.clean.dtype == want.clean.dtype
+    assert [None if v is pd.NA else v for v in got.clean] == [None if v is pd.NA else v for v in want.clean]
+    assert got.how.tolist() == want.how.tolist() and got.reason.tolist() == want.reason.tolist()
+    assert (got.failed == want.failed).all()
+    if got.distinct is not None:  # what the distinct values say is what the rows say
+        codes, how_d, reason_d = got.distinct
+        assert np.append(how_d, None)[codes].tolist() == got.how.tolist()
+        assert np.append(reason_d, None)[codes].tolist() == got.reason.tolist()
+    pd.testing.assert_extension_array_equal(
+        pd.array(C._clean_dtype("level", got.clean, None if got.distinct is None else got.distinct[0])),
+        pd.array(want.clean.to_numpy(dtype=object), dtype="Int64"))
