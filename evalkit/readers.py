@@ -398,20 +398,21 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
     return RawSheet(path, None, header_line, frame, encoding, delimiter, blank)
 
 
-def _transcode(data: bytes, encoding: str) -> bytes | None:
+def _transcode(data: bytes, encoding: str) -> bytearray | None:
     """``_decode(data, encoding, path).encode("utf-8")``, a chunk at a time (no string of the
-    whole file); None when the bytes do not decode."""
+    whole file), into one growing buffer (each chunk's bytes freed at once: no second copy of
+    the file held in pieces); None when the bytes do not decode."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
-    parts, start = [], True
+    out, start = bytearray(), True
     try:
         for at in range(0, len(data), _CHUNK):
             text = decoder.decode(data[at:at + _CHUNK], final=at + _CHUNK >= len(data))
             if start and text:  # a BOM _decode would drop
                 text, start = text[1:] if text.startswith("\ufeff") else text, False
-            parts.append(text.encode("utf-8"))
+            out += text.encode("utf-8")
     except UnicodeDecodeError:
         return None
-    return b"".join(parts)
+    return out
 
 
 def _utf8(data: bytes, text: str | None, encoding: str) -> bytes:
