@@ -75,6 +75,7 @@ import codecs
 import csv
 import datetime
 import io
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,15 +354,19 @@ def _convert(grid: np.ndarray, mask: np.ndarray, fn) -> None:
 
 def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: str | None,
                arrow: bool = False) -> RawSheet:
-    data = path.read_bytes()
-    if not data or data.isspace():  # what ``not data.strip()`` says, without copying the file
-        raise DataError("файл пуст / the file is empty", file=str(path), rule="empty")
-    encoding = encoding or detect_encoding(data, path)
-    # the text as a Python string is made only for the slow path below
-    utf8 = _utf8(data, None, encoding) if _is_utf8(encoding, path) and _valid_utf8(data) else \
-        _transcode(data, encoding)
-    if utf8 is None:  # the located error of a file that does not decode
-        utf8 = _utf8(data, _decode(data, encoding, path), encoding)
+    utf8, data = _transcoded_file(path, encoding), None
+    if utf8 is None:
+        utf8, encoding = _utf8_bom_file(path, encoding)
+    if utf8 is None:  # the file's bytes, whole: a UTF-8 file is its own text
+        data = path.read_bytes()
+        if not data or data.isspace():  # what ``not data.strip()`` says, without copying the file
+            raise DataError("файл пуст / the file is empty", file=str(path), rule="empty")
+        encoding = encoding or detect_encoding(data, path)
+        # the text as a Python string is made only for the slow path below
+        utf8 = _utf8(data, None, encoding) if _is_utf8(encoding, path) and _valid_utf8(data) else \
+            _transcode((data[at:at + _CHUNK] for at in range(0, len(data), _CHUNK)), encoding)
+        if utf8 is None:  # the located error of a file that does not decode
+            utf8 = _utf8(data, _decode(data, encoding, path), encoding)
     line_starts = _line_starts(utf8)
     n_lines = len(line_starts)
     if header_line > n_lines:
@@ -381,6 +386,7 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
                 return RawSheet(path, None, header_line, frame, encoding, delimiter, blank)
         grid = _parse(utf8, line_starts, rec_lines, header_line, delimiter, path)
     if grid is None:  # quote parity and the parser disagree (a stray quote): ask csv, slowly
+        data = path.read_bytes() if data is None else data
         rec_lines = _record_lines_csv(_decode(data, encoding, path), delimiter)
         if not _starts_record(rec_lines, header_line):
             start = rec_lines[np.searchsorted(rec_lines, header_line, side="right") - 1]
@@ -398,21 +404,53 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
     return RawSheet(path, None, header_line, frame, encoding, delimiter, blank)
 
 
-def _transcode(data: bytes, encoding: str) -> bytearray | None:
-    """``_decode(data, encoding, path).encode("utf-8")``, a chunk at a time (no string of the
-    whole file), into one growing buffer (each chunk's bytes freed at once: no second copy of
-    the file held in pieces); None when the bytes do not decode."""
+def _transcode(chunks, encoding: str) -> bytearray | None:
+    """``_decode(data, encoding, path).encode("utf-8")`` of the bytes given in chunks, a chunk at
+    a time (no string of the whole file), into one growing buffer (each chunk's bytes freed at
+    once: no second copy of the file held in pieces); None when the bytes do not decode, or
+    are empty or blank (the file is then read whole, and the error said)."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
-    out, start = bytearray(), True
+    out, start, blank = bytearray(), True, True
     try:
-        for at in range(0, len(data), _CHUNK):
-            text = decoder.decode(data[at:at + _CHUNK], final=at + _CHUNK >= len(data))
+        for chunk in itertools.chain(chunks, [b""]):
+            blank = blank and (chunk.isspace() or not chunk)
+            text = decoder.decode(chunk, final=not chunk)
             if start and text:  # a BOM _decode would drop
                 text, start = text[1:] if text.startswith("\ufeff") else text, False
             out += text.encode("utf-8")
     except UnicodeDecodeError:
         return None
-    return out
+    return None if blank else out
+
+
+def _transcoded_file(path: Path, encoding: str | None) -> bytearray | None:
+    """The file's text as UTF-8 when ``encoding`` is given, known and not UTF-8, read a chunk at a
+    time: the file's bytes are never held whole (for a big file, fresh memory faulted in page by
+    page); else, or when it is blank or does not decode, None (the caller reads it whole)."""
+    try:
+        if encoding is None or codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+            return None
+    except LookupError:
+        return None
+    with open(path, "rb") as fh:
+        return _transcode(iter(lambda: fh.read(_CHUNK), b""), encoding)
+
+
+def _utf8_bom_file(path: Path, encoding: str | None) -> tuple[bytes | None, str | None]:
+    """(its text, its encoding) of a file starting with a UTF-8 BOM whose encoding is UTF-8 (given,
+    or not given: the BOM says "utf-8-sig") and whose bytes are valid UTF-8: the bytes after the
+    BOM, read as they are (``_utf8`` of the whole file's bytes would copy them); else (None, encoding),
+    and the caller reads the file whole."""
+    try:
+        if encoding is not None and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+            return None, encoding
+    except LookupError:
+        return None, encoding
+    with open(path, "rb") as fh:
+        if fh.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            return None, encoding
+        text = fh.read()
+    return (text, encoding or "utf-8-sig") if _valid_utf8(text) else (None, encoding)
 
 
 def _utf8(data: bytes, text: str | None, encoding: str) -> bytes:

@@ -514,10 +514,33 @@ def test_transcoding_by_chunks_is_decoding_the_whole_file(monkeypatch, chunk, en
     text = "\ufeffКод;Дата\r\n1;«12» марта\n\ufeff2;ё\r"
     data = text.encode(encoding, errors="replace")
     want = readers._decode(data, encoding, "f.csv").encode("utf-8")
-    assert readers._transcode(data, encoding) == want
+    assert readers._transcode((data[i:i + chunk] for i in range(0, len(data), chunk)), encoding) == want
     bad = data + b"\xff\xfe\xff" if encoding.startswith("utf-8") else None
     if bad is not None:
-        assert readers._transcode(bad, encoding) is None
+        assert readers._transcode([bad], encoding) is None
+    assert readers._transcode([b" \r\n", b"\t"], "cp1251") is None and readers._transcode([], "cp1251") is None
+
+
+@pytest.mark.parametrize("content", [b"", b" \r\n", "Код;Дата\r\n1;«2»\r\n".encode("cp1251"), b"a;b\r\n\x98;1\r\n"])
+@pytest.mark.parametrize("encoding", ["cp1251", "koi8-r", "no-such-codec"])
+def test_a_text_file_read_by_chunks_reads_as_read_whole(tmp_path, monkeypatch, content, encoding):
+    from evalkit import readers
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+
+    def read(chunked: bool):
+        if not chunked:
+            monkeypatch.setattr(readers, "_transcoded_file", lambda path, encoding: None)
+        try:
+            raw = read_sheet(path, encoding=encoding, arrow=True)
+            return raw.frame.astype(object).to_dict("list"), raw.encoding
+        except DataError as e:
+            return str(e)
+        finally:
+            monkeypatch.undo()
+
+    assert read(True) == read(False)
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 20])
@@ -531,3 +554,26 @@ def test_byte_scans_by_chunks(monkeypatch, chunk):
     starts = readers._line_starts(data)
     want = np.concatenate([[0], readers._breaks(b) + 1])
     np.testing.assert_array_equal(starts, want[want < len(data)])
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", "\ufeffКод;Дата\r\n1;2\r\n".encode(), b"\xef\xbb\xbfa;b\r\n\xff;1\r\n",
+                                     "\ufeff\ufeffa;b\n1;2\n".encode(), "Код;Дата\r\n1;2\r\n".encode()])
+@pytest.mark.parametrize("encoding", [None, "utf-8", "utf-8-sig", "cp1251", "no-such-codec"])
+def test_a_utf8_file_read_past_its_bom_reads_as_read_whole(tmp_path, monkeypatch, content, encoding):
+    from evalkit import readers
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+
+    def read(past_bom: bool):
+        if not past_bom:
+            monkeypatch.setattr(readers, "_utf8_bom_file", lambda path, encoding: (None, encoding))
+        try:
+            raw = read_sheet(path, encoding=encoding, arrow=True)
+            return raw.frame.astype(object).to_dict("list"), raw.encoding, raw.delimiter
+        except DataError as e:
+            return str(e)
+        finally:
+            monkeypatch.undo()
+
+    assert read(True) == read(False)
