@@ -812,8 +812,9 @@ def _read_numbers(d: _Distinct, decimal: str):
                 ("ru_text" if decimal == "," else "grouped_text",
                  rf"[+-]?(?:[0-9]{{1,3}}(?:{thousands}[0-9]{{3}})+|[0-9]+)(?:{dec}[0-9]+)?", thousands)]
     rest = np.ones(len(text), dtype=bool)
+    arrow = _arrow_of(text)  # the patterns are matched by pyarrow (no \s in them: RE2 reads them as Python does)
     for name, regex, seps in patterns:
-        hit = rest & text.str.fullmatch(regex).to_numpy()
+        hit = rest & _fullmatch(text, regex, arrow)
         t = text[hit]
         if seps is not None:
             t = t.str.replace(seps, "", regex=True)

@@ -653,3 +653,20 @@ def test_identifiers_of_arrow_text_are_those_of_object_text(dtype, as_category):
     assert got.reason.tolist() == want.reason.tolist() and (got.failed == want.failed).all()
     if as_category:
         assert got.clean.cat.categories.tolist() == want.clean.cat.categories.tolist()
+
+
+@given(st.lists(st.text(list("0123456789 ,.+-\u2212\u00a0\u2009\u202f\u3000\t\x0bа"), max_size=16), min_size=1, max_size=40),
+       st.sampled_from([",", "."]))
+@settings(max_examples=300, deadline=None)
+def test_property_number_patterns_match_in_pyarrow_as_in_python(texts, decimal):
+    from evalkit import normalise as N
+
+    text = pd.Series([t.strip() for t in texts], dtype=object)
+    thousands = N._THOUSANDS if decimal == "," else "[ ,\u00a0\u2009\u202f]"
+    dec = "," if decimal == "," else r"\."
+    for regex in (r"[+-]?[0-9]+(?:\.[0-9]+)?",
+                  rf"[+-]?(?:[0-9]{{1,3}}(?:{thousands}[0-9]{{3}})+|[0-9]+)(?:{dec}[0-9]+)?"):
+        np.testing.assert_array_equal(N._fullmatch(text, regex), text.str.fullmatch(regex).to_numpy(dtype=bool))
+    # Arrow text and object text read the same numbers
+    assert N.numbers(text.astype("string[pyarrow]"), decimal=decimal).clean.fillna(-1).tolist() == \
+        N.numbers(text, decimal=decimal).clean.fillna(-1).tolist()
