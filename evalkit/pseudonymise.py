@@ -134,9 +134,11 @@ class Pseudonymiser:
     def pseudonyms(self, raws, source: str, prefix: str) -> list[str]:
         """``prefix_<digest>`` of every raw identifier (text, no missing values) of one source."""
         known = self._hex.setdefault(source, {})
-        texts = list(map(format, raws))  # each raw value as f"{source}:{raw}" formats it (map: a loop in C)
-        new = [t for t in dict.fromkeys(texts) if t not in known]
-        if new:
+        # (map: loops in C) each raw value as f"{source}:{raw}" formats it, and its digest if known
+        texts = list(map(format, raws))
+        digests = list(map(known.get, texts))
+        if None in digests:
+            new = [t for t in dict.fromkeys(texts) if t not in known]
             known.update(zip(new, self._digests(source, new)))
-        head = f"{prefix}_"
-        return [head + known[t] for t in texts]
+            digests = list(map(known.__getitem__, texts))
+        return list(map(f"{prefix}_".__add__, digests))
