@@ -630,6 +630,9 @@ def _plain_quotes(b: np.ndarray, delimiter: str) -> bool:
 def _arrow_columns(utf8: bytes, line_starts, rec_lines, header_line: int, delimiter: str):
     """Parse from the header on with pyarrow: one string array per column (header included).
 
+    ``utf8`` must be valid UTF-8: as :func:`_read_text` makes it, it is, and pyarrow does not
+    check it again.
+
     Returns ``(columns, empty)`` where ``empty`` marks the records that are empty lines
     (pyarrow skips those; pandas reads them as blank rows), or None when pyarrow is not
     sure to read the file as pandas does: stray quotes, a record count that disagrees
@@ -658,8 +661,11 @@ def _arrow_columns(utf8: bytes, line_starts, rec_lines, header_line: int, delimi
             read_options=pv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=block),
             parse_options=pv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                           escape_char=False, newlines_in_values=True, ignore_empty_lines=True),
+            # the text is valid UTF-8 already (validated, or encoded by Python) and a field never
+            # splits a character (delimiters, quotes and line breaks are ASCII): no second check
             convert_options=pv.ConvertOptions(column_types=as_text, strings_can_be_null=True,
-                                              null_values=[""], quoted_strings_can_be_null=True))
+                                              null_values=[""], quoted_strings_can_be_null=True,
+                                              check_utf8=False))
     except (pa.ArrowInvalid, pa.ArrowException):
         return None
     if table.num_rows != int((~empty).sum()) or any(t != pa.string() for t in table.schema.types):
