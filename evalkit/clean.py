@@ -429,16 +429,19 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
     def one(fname: str, column: str, values: pd.Series, kind: str) -> pd.Series:
         n, usual = _normalise_field(kind, fname, values, spec, mapping, problems, ctx)
         failed = np.asarray(n.failed, dtype=bool)
+        if failed.any():  # the failed rows' reasons (from the distinct values': no per-row Series made)
+            failed_reasons = n.reason[failed].to_numpy() if n.distinct is None else \
+                np.append(n.distinct[2], None)[n.distinct[0][failed]]
         if kind in ("boolean", "vocab", "level") and failed.any():
             bad = values[failed].astype(object)  # Python values (Arrow text too), as the messages show them
-            unknown = n.reason[failed] == "unknown value"
+            unknown = failed_reasons == "unknown value"
             if unknown.any():
                 key = (str(path), sheet_name, column, VOCAB_FIELDS.get(fname, "yes_no" if kind == "boolean" else "level"))
-                counts = bad[unknown.to_numpy()].astype(str).value_counts()
+                counts = bad[unknown].astype(str).value_counts()
                 first = {v: int(bad.index[(bad.astype(str) == v).to_numpy()][0]) for v in counts.index[:10]}
                 unmatched.setdefault(key, []).append((counts, first))
         if failed.any():  # (selecting no rows of a long column is not free)
-            for line, r, v in zip(values.index[failed], n.reason[failed], values[failed]):
+            for line, r, v in zip(values.index[failed], failed_reasons, values[failed]):
                 shown = WITHHELD if fname in PERSONAL_FIELDS else repr(_text(v))
                 reasons.setdefault(int(line), []).append(f"«{column}»: {_in_russian(r)} ({shown})")
         if n.distinct is not None:  # what to log decided per distinct raw value, then spread to the rows

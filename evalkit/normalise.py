@@ -93,6 +93,10 @@ class Normalised:
         Bool: a value was present but unusable.
     reason : pandas.Series
         Object: why a value failed ("no such date", "unknown value", ...); None elsewhere.
+
+    A normaliser that read distinct values gives ``how`` and ``reason`` per distinct value
+    (``distinct``) and makes their per-row Series only when they are first read: cleaning
+    reads them per distinct value.
     """
 
     clean: pd.Series
@@ -109,6 +113,42 @@ class Normalised:
         df = pd.DataFrame({"how": self.how.to_numpy(), "reason": self.reason.to_numpy()})
         return (df.fillna({"how": "(empty)", "reason": ""}).groupby(["how", "reason"], sort=True).size()
                 .rename("n").reset_index())
+
+
+class _Spread:
+    """Per-distinct values of a column, spread to its rows (an object Series) when first asked for."""
+
+    __slots__ = ("per_distinct", "codes", "index", "name")
+
+    def __init__(self, per_distinct: np.ndarray, codes: np.ndarray, index: pd.Index, name):
+        self.per_distinct, self.codes, self.index, self.name = per_distinct, codes, index, name
+
+    def series(self) -> pd.Series:
+        table = np.empty(len(self.per_distinct) + 1, dtype=object)
+        table[:-1] = self.per_distinct
+        table[-1] = None  # code -1: an empty cell
+        return pd.Series(table[self.codes], index=self.index, name=self.name, dtype=object)
+
+
+def _spread_when_read(name: str) -> property:
+    """A :class:`Normalised` field that may be given as a :class:`_Spread`, made a Series when read."""
+    attr = f"_{name}"
+
+    def get(self):
+        value = getattr(self, attr)
+        if isinstance(value, _Spread):
+            value = value.series()
+            setattr(self, attr, value)
+        return value
+
+    def put(self, value):
+        setattr(self, attr, value)
+
+    return property(get, put)
+
+
+Normalised.how = _spread_when_read("how")
+Normalised.reason = _spread_when_read("reason")
 
 
 # ----------------------------------------------------------------------------- distinct values
@@ -207,15 +247,14 @@ class _Distinct:
     def result(self, clean: pd.Series | pd.api.extensions.ExtensionArray | np.ndarray, how: np.ndarray,
                reason: np.ndarray) -> Normalised:
         """Assemble a :class:`Normalised` from per-row clean values and per-distinct how/reason."""
-        how_rows = self.expand(how, None)
-        reason_rows = self.expand(reason, None)
+        codes = np.asarray(self.codes)
         failed = self.expand(pd.notna(reason).astype(bool), False)  # per distinct value, then per row
         dtype = object if isinstance(clean, np.ndarray) and clean.dtype == object else None
         return Normalised(clean=pd.Series(clean, index=self.index, name=self.name, dtype=dtype),
-                          how=pd.Series(how_rows, index=self.index, name=self.name, dtype=object),
+                          how=_Spread(how, codes, self.index, self.name),
                           failed=failed,
-                          reason=pd.Series(reason_rows, index=self.index, name=self.name, dtype=object),
-                          distinct=(np.asarray(self.codes), how, reason))
+                          reason=_Spread(reason, codes, self.index, self.name),
+                          distinct=(codes, how, reason))
 
 
 def _arrow_strings(values: pd.Series):
