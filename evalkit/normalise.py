@@ -194,7 +194,7 @@ class _Distinct:
         self.codes, self.arrow_values = _arrow_distinct(strings)
         stripped = pc.utf8_trim_whitespace(self.arrow_values)
         blank = np.asarray(pc.equal(stripped, "").to_numpy(zero_copy_only=False), dtype=bool)
-        self.kind = np.where(blank, "blank", "text").astype(object)
+        self.kind = np.array(["text", "blank"], dtype=object)[blank.astype(np.intp)]  # (no new string per value)
         self.arrow_text = stripped.filter(pa.array(~blank))
         self._values = self._text = None
 
