@@ -8,9 +8,9 @@ value the pattern that read it (``how``), whether a present value was unusable
 pipeline's decision.
 
 Everything is vectorised over the *distinct* values: a column is factorised, each distinct
-raw value is read once (by pattern, with pandas' string methods and one explicit
-``format=`` per date pattern, never dateutil's guessing, which silently reads
-"2014-10-02" day-first), and the results are mapped back. On the 2-core reference
+raw value is read once (by pattern, with pandas' string methods and pyarrow's regular
+expressions; a date from the day, month and year its pattern names, never dateutil's
+guessing, which silently reads "2014-10-02" day-first), and the results are mapped back. On the 2-core reference
 machine a million dates in mixed formats (cells, serials, dmy, dmy_short, iso, words)
 take 0.8 s, a million distinct identifiers 1.4 s, a million yes/no values 0.1 s.
 
@@ -360,20 +360,21 @@ def _number_as_text(v) -> str:
 
 # ----------------------------------------------------------------------------- dates
 
-def _numeric_patterns(order: str) -> list[tuple[str, str, str]]:
-    """(how, regex, format) of the numeric date patterns for one day/month order."""
+def _numeric_patterns(order: str) -> list[tuple[str, str]]:
+    """(how, regex) of the numeric date patterns for one day/month order (groups d, m, y)."""
     a, b = ("d", "m") if order == "dmy" else ("m", "d")
-    fa, fb = f"%{a}", f"%{b}"
     two = r"[0-9]{1,2}"
     return [
-        (order, rf"(?P<date>(?P<{a}>{two})\.(?P<{b}>{two})\.(?P<y>[0-9]{{4}})){_TIME}{_YEAR_WORD}", f"{fa}.{fb}.%Y"),
-        (f"{order}_short", rf"(?P<date>(?P<{a}>{two})\.(?P<{b}>{two})\.(?P<y>[0-9]{{2}})){_YEAR_WORD}", f"{fa}.{fb}.%Y"),
-        (f"{order}_slash", rf"(?P<date>(?P<{a}>{two})/(?P<{b}>{two})/(?P<y>[0-9]{{4}})){_TIME}", f"{fa}/{fb}/%Y"),
+        (order, rf"(?P<date>(?P<{a}>{two})\.(?P<{b}>{two})\.(?P<y>[0-9]{{4}})){_TIME}{_YEAR_WORD}"),
+        (f"{order}_short", rf"(?P<date>(?P<{a}>{two})\.(?P<{b}>{two})\.(?P<y>[0-9]{{2}})){_YEAR_WORD}"),
+        (f"{order}_slash", rf"(?P<date>(?P<{a}>{two})/(?P<{b}>{two})/(?P<y>[0-9]{{4}})){_TIME}"),
     ]
 
 
-_ISO = ("iso", rf"(?P<date>(?P<y>[0-9]{{4}})-(?P<m>[0-9]{{1,2}})-(?P<d>[0-9]{{1,2}})){_TIME}", "%Y-%m-%d")
-_WORDS = ("words", rf"«?(?P<d>[0-9]{{1,2}})»?\s*(?P<mon>[а-я]+)\.?\s*(?P<y>[0-9]{{4}}){_YEAR_WORD}", "%d.%m.%Y")
+_ISO = ("iso", rf"(?P<date>(?P<y>[0-9]{{4}})-(?P<m>[0-9]{{1,2}})-(?P<d>[0-9]{{1,2}})){_TIME}")
+_WORDS = ("words", rf"«?(?P<d>[0-9]{{1,2}})»?\s*(?P<mon>[а-я]+)\.?\s*(?P<y>[0-9]{{4}}){_YEAR_WORD}")
+#: the first and last day datetime64[ns] holds at midnight (pandas' Timestamp.min and max are within them)
+_NS_DAYS = (np.datetime64("1677-09-22", "D"), np.datetime64("2262-04-11", "D"))
 _SERIAL_TEXT = r"[0-9]{5}"
 
 
@@ -425,6 +426,20 @@ def _extract(text: pd.Series, regex: str, arrow: pa.Array | None = None) -> tupl
     return matched, pd.DataFrame(groups, index=text.index[matched], dtype=object)
 
 
+def _calendar_days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Year, month and day numbers as datetime64[D]; NaT where there is no such date or
+    datetime64[ns] cannot hold it: what ``pd.to_datetime(text, format="%d.%m.%Y",
+    errors="coerce")`` makes of the same numbers written as text (checked in the tests), by
+    numpy's calendar instead of parsing text again."""
+    year, month, day = (np.asarray(v, dtype=np.int64) for v in (year, month, day))
+    valid = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (year >= 1) & (year <= 9999)
+    first = np.where(valid, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    days = first.astype("datetime64[D]") + np.where(valid, day - 1, 0)
+    valid &= days < (first + 1).astype("datetime64[D]")  # within its month: no 31.04 or 29.02.2021
+    valid &= (days >= _NS_DAYS[0]) & (days <= _NS_DAYS[1])
+    return np.where(valid, days, np.datetime64("NaT", "D"))
+
+
 def _date_range(min_date, max_date) -> tuple[np.datetime64, np.datetime64]:
     lo = np.datetime64(pd.Timestamp(min_date).date(), "D")
     hi = np.datetime64((pd.Timestamp.today() if max_date is None else pd.Timestamp(max_date)).date(), "D")
@@ -452,8 +467,8 @@ class _DateReader:
         text = self.d.text.str.casefold()
         text, arrow = self._serial_text(text, _arrow_of(text))
         for order in self.base:  # numeric patterns, one day/month order at a time
-            for how, regex, fmt in _numeric_patterns(order):
-                text, arrow = self._pattern(text, arrow, how, regex, fmt, short_year=how.endswith("_short"))
+            for how, regex in _numeric_patterns(order):
+                text, arrow = self._pattern(text, arrow, how, regex, short_year=how.endswith("_short"))
         text, arrow = self._pattern(text, arrow, *_ISO)
         text = self._words(text)
         self.reason[text.index] = _NOT_A_DATE
@@ -501,27 +516,28 @@ class _DateReader:
         self._serial(text.index[m].to_numpy(), text[m].astype(float).to_numpy())
         return self._rest(text, arrow, m)
 
-    def _pattern(self, text: pd.Series, arrow: pa.Array | None, how: str, regex: str, fmt: str,
+    def _pattern(self, text: pd.Series, arrow: pa.Array | None, how: str, regex: str,
                  short_year: bool = False) -> tuple[pd.Series, pa.Array | None]:
-        """Parse the values whose shape matches ``regex`` with ``fmt``; return the rest."""
+        """Read the values whose shape matches ``regex`` by its day, month and year; return the rest."""
         if not len(text):
             return text, arrow
         hit, parts = _extract(text, regex, arrow)
         if not hit.any():
             return text, arrow
-        date_text, year = parts["date"], parts["y"]
+        year = parts["y"].astype(int).to_numpy()
         if short_year:  # two-digit years: 00-69 -> 2000s, 70-99 -> 1900s
-            yy = year.astype(int)
-            year = (yy + np.where(yy <= 69, 2000, 1900)).astype(str)
-            date_text = date_text.str[:-2] + year
-        self._parsed(parts.index.to_numpy(), date_text, year.astype(int).to_numpy(), fmt, how)
+            year = year + np.where(year <= 69, 2000, 1900)
+        self._parsed(parts.index.to_numpy(), year, parts["m"].astype(int).to_numpy(), parts["d"].astype(int).to_numpy(),
+                     how)
         return self._rest(text, arrow, hit)
 
-    def _parsed(self, pos: np.ndarray, date_text: pd.Series, year: np.ndarray, fmt: str, how: str) -> None:
-        """Parse date texts with one explicit format; NaT means no such date (or a year pandas can't hold)."""
-        ts = pd.to_datetime(date_text, format=fmt, errors="coerce").to_numpy()
-        good = ~np.isnat(ts)
-        self._settle(pos[good], ts[good].astype("datetime64[D]"), how)
+    def _parsed(self, pos: np.ndarray, year: np.ndarray, month: np.ndarray, day: np.ndarray, how: str) -> None:
+        """Record dates from their numbers; NaT means no such date (or a year pandas can't hold)."""
+        days = _calendar_days(year, month, day)
+        good = ~np.isnat(days)
+        # through datetime64[ns], as when pandas parsed the text: numpy takes the first day ns
+        # holds (1677-09-22) back to days as 2262-04-11, and that reading is kept
+        self._settle(pos[good], days[good].astype("datetime64[ns]").astype("datetime64[D]"), how)
         bad, year = pos[~good], year[~good]
         far = (year < _NS_YEARS[0]) | (year > _NS_YEARS[1])
         self.how[bad] = how
@@ -540,8 +556,8 @@ class _DateReader:
         hit[np.flatnonzero(matched)[known]] = True
         if hit.any():
             p = parts[known]
-            date_text = p["d"] + "." + month[known].astype(int).astype(str) + "." + p["y"]
-            self._parsed(p.index.to_numpy(), date_text, p["y"].astype(int).to_numpy(), _WORDS[2], _WORDS[0])
+            self._parsed(p.index.to_numpy(), p["y"].astype(int).to_numpy(), month[known].astype(int).to_numpy(),
+                         p["d"].astype(int).to_numpy(), _WORDS[0])
         return text[~hit]
 
 

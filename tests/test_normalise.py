@@ -610,7 +610,7 @@ _DATE_ALPHABET = list("0123456789./- :tTгодаГОД«»мартяМАРТЯё
 def _all_date_patterns():
     from evalkit import normalise as N
 
-    return [regex for order in N.DATE_ORDERS for _, regex, _ in N._numeric_patterns(order)] + [N._ISO[1], N._WORDS[1]]
+    return [regex for order in N.DATE_ORDERS for _, regex in N._numeric_patterns(order)] + [N._ISO[1], N._WORDS[1]]
 
 
 @given(st.lists(st.text(_DATE_ALPHABET, max_size=24) | st.sampled_from(
@@ -670,3 +670,16 @@ def test_property_number_patterns_match_in_pyarrow_as_in_python(texts, decimal):
     # Arrow text and object text read the same numbers
     assert N.numbers(text.astype("string[pyarrow]"), decimal=decimal).clean.fillna(-1).tolist() == \
         N.numbers(text, decimal=decimal).clean.fillna(-1).tolist()
+
+
+@given(st.lists(st.tuples(st.integers(0, 9999), st.integers(0, 99), st.integers(0, 99)), min_size=1, max_size=50))
+@settings(max_examples=300, deadline=None)
+def test_property_calendar_days_are_pandas_reading_of_the_text(numbers):
+    from evalkit import normalise as N
+
+    numbers += [(1677, 9, 21), (1677, 9, 22), (2262, 4, 11), (2262, 4, 12), (2000, 2, 29), (1900, 2, 29), (2021, 2, 29),
+                (2020, 4, 31), (1, 1, 1), (9999, 12, 31)]
+    y, m, d = (np.array(v) for v in zip(*numbers))
+    text = pd.Series([f"{dd}.{mm}.{yy:04d}" for yy, mm, dd in numbers])
+    want = pd.to_datetime(text, format="%d.%m.%Y", errors="coerce").to_numpy()
+    np.testing.assert_array_equal(N._calendar_days(y, m, d).astype("datetime64[ns]"), want)
