@@ -449,8 +449,8 @@ def _utf8_bom_file(path: Path, encoding: str | None) -> tuple[bytes | None, str 
     with open(path, "rb") as fh:
         if fh.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
             return None, encoding
-        text = fh.read()
-    return (text, encoding or "utf-8-sig") if _valid_utf8(text) else (None, encoding)
+        body = fh.read()
+    return (body, encoding or "utf-8-sig") if _valid_utf8(body) else (None, encoding)
 
 
 def _utf8(data: bytes, text: str | None, encoding: str) -> bytes:
