@@ -750,12 +750,13 @@ def _frame_from_arrow(parsed, lines: np.ndarray, path: Path):
     data = [c.slice(1) for c in columns]
     data_lines = np.asarray(lines[1:], dtype=np.int64)
     read = np.flatnonzero(~empty[1:])  # the data records pyarrow read (it skips empty lines)
-    present = np.zeros((len(data_lines), len(columns)), dtype=bool)
+    every_record = len(read) == len(data_lines)  # (no empty line: no row to place)
+    present = np.zeros((len(data_lines), len(columns)), dtype=bool, order="F")  # written column by column
     for j, c in enumerate(data):
-        present[read, j] = _arrow_present(c)
+        present[slice(None) if every_record else read, j] = _arrow_present(c)
     keep_cols, rows, blank = _layout(names, present, data_lines, int(lines[0]), path, None, letters=False)
-    arrow_rows = (np.cumsum(~empty[1:]) - 1)[rows]  # each kept record's row among pyarrow's rows
-    every = len(arrow_rows) == len(read)  # no blank row dropped: the columns as they are
+    every = len(rows) == len(read)  # no blank row dropped: the columns as they are
+    arrow_rows = None if every else (np.cumsum(~empty[1:]) - 1)[rows]  # each kept record's row among pyarrow's
     frame = pd.DataFrame(
         {names[j]: pd.arrays.ArrowStringArray(data[j] if every else data[j].take(pa.array(arrow_rows)))
          for j in keep_cols},
