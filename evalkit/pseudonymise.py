@@ -134,8 +134,9 @@ class Pseudonymiser:
     def pseudonyms(self, raws, source: str, prefix: str) -> list[str]:
         """``prefix_<digest>`` of every raw identifier (text, no missing values) of one source."""
         known = self._hex.setdefault(source, {})
-        # (map: loops in C) each raw value as f"{source}:{raw}" formats it, and its digest if known
-        texts = list(map(format, raws))
+        # (map: loops in C) each raw value as f"{source}:{raw}" formats it, and its digest if known;
+        # an object array or Index gives its values as a list in C (iterating a pandas Index does not)
+        texts = list(map(format, raws.tolist() if getattr(raws, "dtype", None) == object else raws))
         digests = list(map(known.get, texts))
         if None in digests:
             new = [t for t in dict.fromkeys(texts) if t not in known]
