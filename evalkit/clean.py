@@ -446,8 +446,9 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
                 reasons.setdefault(int(line), []).append(f"«{column}»: {_in_russian(r)} ({shown})")
         if n.distinct is not None:  # what to log decided per distinct raw value, then spread to the rows
             codes, how_d, reason_d = n.distinct
-            how_s = pd.Series(how_d, dtype=object)
-            logged_d = how_s.notna().to_numpy() & ~how_s.isin(list(usual)).to_numpy() & ~pd.notna(reason_d)
+            logged_d = pd.notna(how_d) & ~pd.notna(reason_d)
+            for pattern in usual:  # (numpy on the distinct values: no Series per column)
+                logged_d &= how_d != pattern
             logged = np.append(logged_d, False)[codes]  # code -1 (an empty cell): not logged
         else:
             how = n.how
