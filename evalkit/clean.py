@@ -365,33 +365,72 @@ def _normalise_field(kind: str, fname: str, values: pd.Series, spec: TableSpec, 
             return normalise.integers(values), {"cell", "text"}
         n = normalise.categories(values, sp)
         # a level written as a digit that is not a listed spelling: read it as a number, so an
-        # out-of-range level (0, 5, 7) is quarantined by the schema, not mistaken for a mapping gap
-        digits = n.failed.copy()
-        if digits.any():  # only the failed values are looked at (as Python values, Arrow text too)
-            failed_values = values[digits].astype(object).astype(str).str.strip()
+        # out-of-range level (0, 5, 7) is quarantined by the schema, not mistaken for a mapping gap;
+        # decided per distinct raw value (a row of each gives it), so n stays per distinct value
+        codes, how_d, reason_d = n.distinct
+        digits = pd.notna(reason_d)
+        if digits.any():
+            present = codes >= 0
+            at = np.zeros(len(how_d), dtype=np.intp)
+            at[codes[present]] = np.flatnonzero(present)
+            raw = values.iloc[at]
+            # only the failed values are looked at (as Python values, Arrow text too)
+            failed_values = raw[digits].astype(object).astype(str).str.strip()
             digits[digits] = failed_values.str.fullmatch(r"-?\d+(\.0)?").fillna(False).to_numpy(dtype=bool)
         if digits.any():
-            i = normalise.integers(values[digits])
-            n.clean = n.clean.astype(object)
-            n.clean[digits] = i.clean.astype(object).to_numpy()
-            n.how = n.how.astype(object)
-            n.how[digits] = "number"
-            n.failed = n.failed & ~digits
-            n.reason[digits] = None
-            n.distinct = None  # changed per row: no longer per distinct value
+            clean_d = n.clean.to_numpy(dtype=object)[at]
+            clean_d[digits] = normalise.integers(raw[digits]).clean.astype(object).to_numpy()
+            how_d, reason_d = how_d.copy(), reason_d.copy()
+            how_d[digits] = "number"
+            reason_d[digits] = None
+            rows = np.append(digits, False)[codes]  # code -1 (an empty cell): not a digit
+            n.clean = pd.Series(np.append(clean_d, None)[codes], index=n.clean.index, name=n.clean.name,
+                                dtype=object)
+            n.how = pd.Series(np.append(how_d, None)[codes], index=n.how.index, name=n.how.name, dtype=object)
+            n.failed = n.failed & ~rows
+            n.reason = pd.Series(np.append(reason_d, None)[codes], index=n.reason.index, name=n.reason.name,
+                                 dtype=object)
+            n.distinct = (codes, how_d, reason_d)
         return n, {"exact"}
     raise AssertionError(kind)
 
 
-def _clean_dtype(kind: str, clean: pd.Series) -> pd.Series:
+def _clean_dtype(kind: str, clean: pd.Series, codes: np.ndarray | None = None) -> pd.Series:
+    """The clean values in the canonical dtype of their kind.
+
+    ``codes``, when given, is per row the index of its distinct raw value (-1 where empty),
+    the clean value being the same on all rows of one code (``Normalised.distinct``).
+    """
+    def by_distinct(inferred: str, dtype: str):
+        """``pd.array(clean, dtype)`` converting only the distinct values (a column of millions
+        of Python objects holds a few), or None unless every present value is of the one kind
+        ``inferred`` names (so no two equal values of different types are taken as one)."""
+        values = clean.to_numpy()
+        if values.dtype != object:
+            return None
+        if codes is None:
+            row_codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        else:  # a row of each code gives its clean value: no hashing of every row's value
+            present = codes >= 0
+            at = np.zeros(int(codes.max()) + 1 if present.any() else 0, dtype=np.intp)
+            at[codes[present]] = np.flatnonzero(present)
+            row_codes, uniques = codes, values[at]
+        if pd.api.types.infer_dtype(uniques, skipna=True) != inferred:
+            return None
+        return pd.array(uniques, dtype=dtype).take(row_codes, allow_fill=True)
+
     if kind == "boolean":
-        return clean.astype("boolean")
+        coded = by_distinct("boolean", "boolean")
+        return clean.astype("boolean") if coded is None else pd.Series(coded, index=clean.index, name=clean.name)
     if kind in ("date", "birth_month"):
         return clean if clean.dtype == "datetime64[ns]" else pd.to_datetime(clean).astype("datetime64[ns]")
     if kind == "number":
         return clean.astype("float64")
     if kind in ("integer", "level"):
-        return pd.array(clean.to_numpy(dtype=object), dtype="Int64")
+        if isinstance(clean.dtype, pd.Int64Dtype):  # what integers() gives: already the array wanted
+            return clean.array
+        coded = by_distinct("integer", "Int64")
+        return pd.array(clean.to_numpy(dtype=object), dtype="Int64") if coded is None else coded
     if isinstance(clean.dtype, pd.CategoricalDtype):  # identifiers and codes stay categorical until written
         return clean
     return clean.astype(object).where(clean.notna(), None)
@@ -433,9 +472,25 @@ def _text(v) -> str | None:
 
 
 def _texts(values: pd.Series) -> np.ndarray:
-    """``_text`` of every value, computed once per distinct value."""
+    """``_text`` of every value, computed once per distinct value.
+
+    Text columns (``str`` or missing) need no call at all, Categoricals one per category,
+    and date columns at midnight are written by numpy.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):  # the text of a str is itself; NA is None
+        return values.to_numpy(dtype=object, na_value=None)
+    if isinstance(dtype, pd.CategoricalDtype):  # the categories these rows use (of maybe millions)
+        used, at = np.unique(np.asarray(values.array.codes), return_inverse=True)
+        categories = dtype.categories.to_numpy()
+        table = np.array([None if c < 0 else _text(categories[c]) for c in used.tolist()], dtype=object)
+        return table[at]
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    table = np.array([_text(u) for u in uniques] + [None], dtype=object)
+    if dtype == "datetime64[ns]" and (uniques == uniques.normalize()).all():  # str(Timestamp.date())
+        texts = np.datetime_as_string(np.asarray(uniques, dtype="datetime64[D]"), unit="D").tolist()
+    else:
+        texts = [_text(u) for u in uniques]
+    table = np.array(texts + [None], dtype=object)
     return table[codes]
 
 
@@ -470,29 +525,36 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
     def one(fname: str, column: str, values: pd.Series, kind: str) -> pd.Series:
         n, usual = _normalise_field(kind, fname, values, spec, mapping, problems, ctx)
         failed = np.asarray(n.failed, dtype=bool)
+        if failed.any():  # the failed rows' reasons (from the distinct values': no per-row Series made)
+            failed_reasons = n.reason[failed].to_numpy() if n.distinct is None else \
+                np.append(n.distinct[2], None)[n.distinct[0][failed]]
         if kind in ("boolean", "vocab", "level") and failed.any():
             bad = values[failed].astype(object)  # Python values (Arrow text too), as the messages show them
-            unknown = n.reason[failed] == "unknown value"
+            unknown = failed_reasons == "unknown value"
             if unknown.any():
                 key = (str(path), sheet_name, column, VOCAB_FIELDS.get(fname, "yes_no" if kind == "boolean" else "level"))
-                counts = bad[unknown.to_numpy()].astype(str).value_counts()
+                counts = bad[unknown].astype(str).value_counts()
                 first = {v: int(bad.index[(bad.astype(str) == v).to_numpy()][0]) for v in counts.index[:10]}
                 unmatched.setdefault(key, []).append((counts, first))
-        for line, r, v in zip(values.index[failed], n.reason[failed], values[failed]):
-            shown = WITHHELD if fname in PERSONAL_FIELDS else repr(_text(v))
-            reasons.setdefault(int(line), []).append(f"«{column}»: {_in_russian(r)} ({shown})")
+        if failed.any():  # (selecting no rows of a long column is not free)
+            for line, r, v in zip(values.index[failed], failed_reasons, values[failed]):
+                shown = WITHHELD if fname in PERSONAL_FIELDS else repr(_text(v))
+                reasons.setdefault(int(line), []).append(f"«{column}»: {_in_russian(r)} ({shown})")
         if n.distinct is not None:  # what to log decided per distinct raw value, then spread to the rows
             codes, how_d, reason_d = n.distinct
-            how_s = pd.Series(how_d, dtype=object)
-            logged_d = how_s.notna().to_numpy() & ~how_s.isin(list(usual)).to_numpy() & ~pd.notna(reason_d)
+            logged_d = pd.notna(how_d) & ~pd.notna(reason_d)
+            for pattern in usual:  # (numpy on the distinct values: no Series per column)
+                logged_d &= how_d != pattern
             logged = np.append(logged_d, False)[codes]  # code -1 (an empty cell): not logged
         else:
             how = n.how
             logged = how.notna().to_numpy() & ~how.isin(list(usual)).to_numpy() & ~failed
         if logged.any():
             raw_v = values[logged]
-            if n.distinct is not None:
-                rules = np.array([f"{fname}:{h}" for h in how_d] + [None], dtype=object)[codes[logged]]
+            if n.distinct is not None:  # a rule text per logged distinct value (the others are never taken)
+                rule_d = np.full(len(how_d) + 1, None, dtype=object)
+                rule_d[np.flatnonzero(logged_d)] = [f"{fname}:{h}" for h in how_d[logged_d]]
+                rules = rule_d[codes[logged]]
             else:
                 rules = (f"{fname}:" + how[logged].astype(str)).to_numpy()
             log_parts.append(pd.DataFrame({
@@ -500,7 +562,7 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
                 "raw_value": WITHHELD if fname in PERSONAL_FIELDS else _texts(raw_v),
                 "clean_value": WITHHELD if fname in PERSONAL_FIELDS and kind == "id" else _texts(n.clean[logged]),
                 "rule": rules}))
-        return _clean_dtype(kind, n.clean)
+        return _clean_dtype(kind, n.clean, None if n.distinct is None else n.distinct[0])
 
     for fname, fs in spec.fields.items():
         kind = field_kind(fname)
@@ -524,20 +586,27 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
             for line in df.index[empty]:
                 reasons.setdefault(int(line), []).append(f"«{col}»: обязательное значение пусто / required value missing")
     if spec.wide:
-        parts = []
+        # one part per wide column, stacked: the rows of ``out`` holding a value (or a raw cell) in
+        # that column, with the column's code and value; each column of ``out`` is taken once
+        # for all parts, not copied per part and concatenated
         vkind = field_kind(spec.wide.value)
         # every part's code column shares one set of categories, so the parts concatenate as categoricals
         wide_codes = pd.CategoricalDtype(pd.Index(sorted(set(spec.wide.columns.values())), dtype=object))
+        rows, wide_at, wide_values = [], [], []
+        filled = np.zeros(len(df), dtype=bool)
         for col, code in spec.wide.columns.items():
             raw_col = cols[f"__wide__{col}"]
-            part = out.copy()
-            at = wide_codes.categories.get_loc(code)
-            part[spec.wide.name] = pd.Categorical.from_codes(np.full(len(part), at, dtype=np.int8), dtype=wide_codes)
-            part[spec.wide.value] = one(spec.wide.value, raw_col, df[raw_col], vkind)
-            parts.append(part[part[spec.wide.value].notna() | df[raw_col].notna().to_numpy()])
-        out = _concat(parts, keep_index=True)
-        empty_rows = set(df.index) - set(out.index)
-        for line in empty_rows:  # a row with no domain filled in at all
+            value = one(spec.wide.value, raw_col, df[raw_col], vkind)
+            value = value if isinstance(value, pd.Series) else pd.Series(value, index=df.index)
+            keep = value.notna().to_numpy() | df[raw_col].notna().to_numpy()
+            rows.append(np.flatnonzero(keep))
+            wide_at.append(np.full(len(rows[-1]), wide_codes.categories.get_loc(code), dtype=np.int8))
+            wide_values.append(value[keep])
+            filled |= keep
+        out = out.take(np.concatenate(rows))
+        out[spec.wide.name] = pd.Categorical.from_codes(np.concatenate(wide_at), dtype=wide_codes)
+        out[spec.wide.value] = pd.concat(wide_values, ignore_index=True).array
+        for line in df.index[~filled]:  # a row with no domain filled in at all
             reasons.setdefault(int(line), []).append("нет ни одной оценки / no value in any of the wide columns")
     # canonical columns this source does not record: empty, in the canonical dtype
     template = schemas.empty_table(spec.table)
@@ -546,7 +615,7 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
             out[c] = pd.Series(pd.array([None] * len(out), dtype=template[c].dtype), index=out.index) \
                 if str(template[c].dtype) != "object" else pd.Series(None, index=out.index, dtype=object)
     out["_line"] = out.index.astype("int64")
-    out = out.reset_index(drop=True)
+    out.index = pd.RangeIndex(len(out))  # what reset_index(drop=True) gives, without copying every column
     personal = {_header_key(c) for c in spec.personal}
     birth_cols = {cols[f] for f in spec.fields if f in cols and f in PERSONAL_FIELDS}
     raw_cols = [c for c in dict.fromkeys(cols.values()) if _header_key(c) not in personal]

@@ -8,9 +8,9 @@ value the pattern that read it (``how``), whether a present value was unusable
 pipeline's decision.
 
 Everything is vectorised over the *distinct* values: a column is factorised, each distinct
-raw value is read once (by pattern, with pandas' string methods and one explicit
-``format=`` per date pattern, never dateutil's guessing, which silently reads
-"2014-10-02" day-first), and the results are mapped back. On the 2-core reference
+raw value is read once (by pattern, with pandas' string methods and pyarrow's regular
+expressions; a date from the day, month and year its pattern names, never dateutil's
+guessing, which silently reads "2014-10-02" day-first), and the results are mapped back. On the 2-core reference
 machine a million dates in mixed formats (cells, serials, dmy, dmy_short, iso, words)
 take 0.8 s, a million distinct identifiers 1.4 s, a million yes/no values 0.1 s.
 
@@ -93,6 +93,10 @@ class Normalised:
         Bool: a value was present but unusable.
     reason : pandas.Series
         Object: why a value failed ("no such date", "unknown value", ...); None elsewhere.
+
+    A normaliser that read distinct values gives ``how`` and ``reason`` per distinct value
+    (``distinct``) and makes their per-row Series only when they are first read: cleaning
+    reads them per distinct value.
     """
 
     clean: pd.Series
@@ -111,6 +115,42 @@ class Normalised:
                 .rename("n").reset_index())
 
 
+class _Spread:
+    """Per-distinct values of a column, spread to its rows (an object Series) when first asked for."""
+
+    __slots__ = ("per_distinct", "codes", "index", "name")
+
+    def __init__(self, per_distinct: np.ndarray, codes: np.ndarray, index: pd.Index, name):
+        self.per_distinct, self.codes, self.index, self.name = per_distinct, codes, index, name
+
+    def series(self) -> pd.Series:
+        table = np.empty(len(self.per_distinct) + 1, dtype=object)
+        table[:-1] = self.per_distinct
+        table[-1] = None  # code -1: an empty cell
+        return pd.Series(table[self.codes], index=self.index, name=self.name, dtype=object)
+
+
+def _spread_when_read(name: str) -> property:
+    """A :class:`Normalised` field that may be given as a :class:`_Spread`, made a Series when read."""
+    attr = f"_{name}"
+
+    def get(self):
+        value = getattr(self, attr)
+        if isinstance(value, _Spread):
+            value = value.series()
+            setattr(self, attr, value)
+        return value
+
+    def put(self, value):
+        setattr(self, attr, value)
+
+    return property(get, put)
+
+
+Normalised.how = _spread_when_read("how")
+Normalised.reason = _spread_when_read("reason")
+
+
 # ----------------------------------------------------------------------------- distinct values
 
 class _Distinct:
@@ -119,6 +159,9 @@ class _Distinct:
     ``kind`` per distinct value: "text" (non-blank str), "blank" (blank str), "bool",
     "number", "datetime" (a date cell) or "other". ``text`` holds the stripped text of the
     "text" values (a Series indexed by their position among the distinct values).
+
+    For Arrow input ``values`` and ``text`` become Python strings only when first asked
+    for: :func:`identifiers` reads Arrow text without them.
     """
 
     def __init__(self, values):
@@ -126,19 +169,21 @@ class _Distinct:
         self.index, self.name = values.index, values.name
         #: the stripped non-blank texts as a pyarrow array (Arrow input only), aligned with ``text``
         self.arrow_text = None
+        #: the distinct values as a pyarrow array (Arrow input only), aligned with ``values``
+        self.arrow_values = None
         strings = _arrow_strings(values)
         if strings is not None:  # Arrow text (the CSV reader's): distinct values found in C++, all text
             self._from_arrow(strings)
             return
         arr = values.to_numpy(dtype=object, na_value=None)
         codes, uniq = pd.factorize(arr)
-        self.codes, self.values = _split_bools(arr, codes, np.asarray(uniq, dtype=object))
-        self.kind = _kinds(self.values)
+        self.codes, self._values = _split_bools(arr, codes, np.asarray(uniq, dtype=object))
+        self.kind = _kinds(self._values)
         texts = self.kind == "text"
-        stripped = pd.Series(self.values[texts], index=np.flatnonzero(texts), dtype=object).str.strip()
+        stripped = pd.Series(self._values[texts], index=np.flatnonzero(texts), dtype=object).str.strip()
         blank = (stripped == "").to_numpy()
         self.kind[stripped.index[blank]] = "blank"
-        self.text = stripped[~blank]
+        self._text = stripped[~blank]
 
     def _from_arrow(self, strings) -> None:
         """Distinct values, kinds and stripped text of an Arrow text column, computed in pyarrow.
@@ -146,17 +191,30 @@ class _Distinct:
         pyarrow's whitespace is Python's (``str.isspace``; checked in the tests), so the
         stripping is that of ``str.strip``.
         """
-        self.codes, dictionary = _arrow_distinct(strings)
-        self.values = np.asarray(dictionary.to_numpy(zero_copy_only=False), dtype=object)
-        stripped = pc.utf8_trim_whitespace(dictionary)
+        self.codes, self.arrow_values = _arrow_distinct(strings)
+        stripped = pc.utf8_trim_whitespace(self.arrow_values)
         blank = np.asarray(pc.equal(stripped, "").to_numpy(zero_copy_only=False), dtype=bool)
-        self.kind = np.where(blank, "blank", "text").astype(object)
+        self.kind = np.array(["text", "blank"], dtype=object)[blank.astype(np.intp)]  # (no new string per value)
         self.arrow_text = stripped.filter(pa.array(~blank))
-        self.text = pd.Series(self.arrow_text.to_numpy(zero_copy_only=False), index=np.flatnonzero(~blank),
-                              dtype=object)
+        self._values = self._text = None
+
+    @property
+    def values(self) -> np.ndarray:
+        """The distinct raw values (object array)."""
+        if self._values is None:
+            self._values = np.asarray(self.arrow_values.to_numpy(zero_copy_only=False), dtype=object)
+        return self._values
+
+    @property
+    def text(self) -> pd.Series:
+        """The stripped texts of the "text" values, indexed by their position among the distinct values."""
+        if self._text is None:
+            self._text = pd.Series(self.arrow_text.to_numpy(zero_copy_only=False), index=self.where("text"),
+                                   dtype=object)
+        return self._text
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.kind)
 
     def where(self, kind: str) -> np.ndarray:
         """Positions of the distinct values of one kind."""
@@ -176,7 +234,10 @@ class _Distinct:
         codes sorts by the text; only the distinct values are hashed and sorted (by
         pyarrow: UTF-8 byte order is code point order, Python's order of strings).
         """
-        text = pa.array(per_distinct, type=pa.string(), from_pandas=True)
+        return self.categorical_of(pa.array(per_distinct, type=pa.string(), from_pandas=True))
+
+    def categorical_of(self, text: pa.Array) -> pd.Categorical:
+        """:meth:`categorical` of per-distinct text values given as a pyarrow array (null for missing)."""
         categories = pc.unique(text.drop_null())
         categories = categories.take(pc.sort_indices(categories))
         codes = pc.fill_null(pc.index_in(text, value_set=categories), -1).to_numpy(zero_copy_only=False)
@@ -186,15 +247,14 @@ class _Distinct:
     def result(self, clean: pd.Series | pd.api.extensions.ExtensionArray | np.ndarray, how: np.ndarray,
                reason: np.ndarray) -> Normalised:
         """Assemble a :class:`Normalised` from per-row clean values and per-distinct how/reason."""
-        how_rows = self.expand(how, None)
-        reason_rows = self.expand(reason, None)
+        codes = np.asarray(self.codes)
         failed = self.expand(pd.notna(reason).astype(bool), False)  # per distinct value, then per row
         dtype = object if isinstance(clean, np.ndarray) and clean.dtype == object else None
         return Normalised(clean=pd.Series(clean, index=self.index, name=self.name, dtype=dtype),
-                          how=pd.Series(how_rows, index=self.index, name=self.name, dtype=object),
+                          how=_Spread(how, codes, self.index, self.name),
                           failed=failed,
-                          reason=pd.Series(reason_rows, index=self.index, name=self.name, dtype=object),
-                          distinct=(np.asarray(self.codes), how, reason))
+                          reason=_Spread(reason, codes, self.index, self.name),
+                          distinct=(codes, how, reason))
 
 
 def _arrow_strings(values: pd.Series):
@@ -300,24 +360,84 @@ def _number_as_text(v) -> str:
 
 # ----------------------------------------------------------------------------- dates
 
-def _numeric_patterns(order: str) -> list[tuple[str, str, str]]:
-    """(how, regex, format) of the numeric date patterns for one day/month order."""
+def _numeric_patterns(order: str) -> list[tuple[str, str]]:
+    """(how, regex) of the numeric date patterns for one day/month order (groups d, m, y)."""
     a, b = ("d", "m") if order == "dmy" else ("m", "d")
-    fa, fb = f"%{a}", f"%{b}"
     two = r"[0-9]{1,2}"
     return [
-        (order, rf"(?P<date>(?P<{a}>{two})\.(?P<{b}>{two})\.(?P<y>[0-9]{{4}})){_TIME}{_YEAR_WORD}", f"{fa}.{fb}.%Y"),
-        (f"{order}_short", rf"(?P<date>(?P<{a}>{two})\.(?P<{b}>{two})\.(?P<y>[0-9]{{2}})){_YEAR_WORD}", f"{fa}.{fb}.%Y"),
-        (f"{order}_slash", rf"(?P<date>(?P<{a}>{two})/(?P<{b}>{two})/(?P<y>[0-9]{{4}})){_TIME}", f"{fa}/{fb}/%Y"),
+        (order, rf"(?P<date>(?P<{a}>{two})\.(?P<{b}>{two})\.(?P<y>[0-9]{{4}})){_TIME}{_YEAR_WORD}"),
+        (f"{order}_short", rf"(?P<date>(?P<{a}>{two})\.(?P<{b}>{two})\.(?P<y>[0-9]{{2}})){_YEAR_WORD}"),
+        (f"{order}_slash", rf"(?P<date>(?P<{a}>{two})/(?P<{b}>{two})/(?P<y>[0-9]{{4}})){_TIME}"),
     ]
 
 
-_ISO = ("iso", rf"(?P<date>(?P<y>[0-9]{{4}})-(?P<m>[0-9]{{1,2}})-(?P<d>[0-9]{{1,2}})){_TIME}", "%Y-%m-%d")
-_WORDS = ("words", rf"«?(?P<d>[0-9]{{1,2}})»?\s*(?P<mon>[а-я]+)\.?\s*(?P<y>[0-9]{{4}}){_YEAR_WORD}", "%d.%m.%Y")
+_ISO = ("iso", rf"(?P<date>(?P<y>[0-9]{{4}})-(?P<m>[0-9]{{1,2}})-(?P<d>[0-9]{{1,2}})){_TIME}")
+_WORDS = ("words", rf"«?(?P<d>[0-9]{{1,2}})»?\s*(?P<mon>[а-я]+)\.?\s*(?P<y>[0-9]{{4}}){_YEAR_WORD}")
+#: the first and last day datetime64[ns] holds at midnight (pandas' Timestamp.min and max are within them)
+_NS_DAYS = (np.datetime64("1677-09-22", "D"), np.datetime64("2262-04-11", "D"))
 _SERIAL_TEXT = r"[0-9]{5}"
-#: a character every text of a numeric pattern holds: a text without it skips that pattern's regex
-_SEPARATORS = {"dmy": ".", "mdy": ".", "dmy_short": ".", "mdy_short": ".", "dmy_slash": "/", "mdy_slash": "/",
-               "iso": "-"}
+
+
+def _re2(regex: str) -> str:
+    """One of this module's patterns for pyarrow's RE2, matching what Python's ``re`` matches.
+
+    The patterns use only literals, ranges of code points and ``\\s``, which RE2 reads as
+    ASCII whitespace only: it becomes the class of every character ``str.isspace`` (Python's
+    ``\\s``) calls whitespace. RE2 reports the submatches a backtracking engine finds (a test
+    compares the two on every pattern).
+    """
+    return regex.replace(r"\s", "[ " + "".join(f"\\x{{{ord(c):04x}}}" for c in _OTHER_WHITESPACE) + "]")
+
+
+def _arrow_of(text: pd.Series) -> pa.Array | None:
+    """The texts as an Arrow array; None when one is not UTF-8 (a lone surrogate from a workbook)."""
+    try:
+        return pa.array(text.to_numpy(dtype=object), type=pa.string())
+    except UnicodeEncodeError:
+        return None
+
+
+def _fullmatch(text: pd.Series, regex: str, arrow: pa.Array | None = None) -> np.ndarray:
+    """``text.str.fullmatch(regex)`` as bools, for stripped texts (no line break for ``$`` to
+    skip), by pyarrow: no Python call per text. ``arrow``: the texts already as Arrow."""
+    arrow = _arrow_of(text) if arrow is None else arrow
+    if arrow is None:
+        return text.str.fullmatch(regex).to_numpy(dtype=bool)
+    found = pc.match_substring_regex(arrow, f"^(?:{_re2(regex)})$")
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _extract(text: pd.Series, regex: str, arrow: pa.Array | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which texts ``regex`` matches in full, and its named groups in those (a frame on their index).
+
+    What ``text.str.extract(f"^{regex}$")`` finds in the texts that match, for stripped texts
+    (no line break for ``$`` to skip), found by pyarrow instead of a Python call per text.
+    ``arrow``: the texts already as Arrow.
+    """
+    arrow = _arrow_of(text) if arrow is None else arrow
+    if arrow is None:
+        parts = text.str.extract(f"^{regex}$")
+        matched = parts.notna().any(axis=1).to_numpy()
+        return matched, parts[matched].astype(object)
+    found = pc.extract_regex(arrow, f"^{_re2(regex)}$")
+    matched = np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    hits = found.filter(pa.array(matched))
+    groups = {f.name: hits.field(i).to_numpy(zero_copy_only=False) for i, f in enumerate(found.type)}
+    return matched, pd.DataFrame(groups, index=text.index[matched], dtype=object)
+
+
+def _calendar_days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Year, month and day numbers as datetime64[D]; NaT where there is no such date or
+    datetime64[ns] cannot hold it: what ``pd.to_datetime(text, format="%d.%m.%Y",
+    errors="coerce")`` makes of the same numbers written as text (checked in the tests), by
+    numpy's calendar instead of parsing text again."""
+    year, month, day = (np.asarray(v, dtype=np.int64) for v in (year, month, day))
+    valid = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (year >= 1) & (year <= 9999)
+    first = np.where(valid, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    days = first.astype("datetime64[D]") + np.where(valid, day - 1, 0)
+    valid &= days < (first + 1).astype("datetime64[D]")  # within its month: no 31.04 or 29.02.2021
+    valid &= (days >= _NS_DAYS[0]) & (days <= _NS_DAYS[1])
+    return np.where(valid, days, np.datetime64("NaT", "D"))
 
 
 def _date_range(min_date, max_date) -> tuple[np.datetime64, np.datetime64]:
@@ -342,11 +462,14 @@ class _DateReader:
     def run(self) -> "_DateReader":
         self._cells(self.d.where("datetime"))
         self._serial_numbers(self.d.where("number"))
-        text = self._serial_text(self.d.text.str.casefold())
+        # the texts not read yet, and the same as Arrow (converted once, filtered along; None when
+        # one is not UTF-8) for pyarrow's regexes
+        text = self.d.text.str.casefold()
+        text, arrow = self._serial_text(text, _arrow_of(text))
         for order in self.base:  # numeric patterns, one day/month order at a time
-            for how, regex, fmt in _numeric_patterns(order):
-                text = self._pattern(text, how, regex, fmt, short_year=how.endswith("_short"))
-        text = self._pattern(text, *_ISO)
+            for how, regex in _numeric_patterns(order):
+                text, arrow = self._pattern(text, arrow, how, regex, short_year=how.endswith("_short"))
+        text, arrow = self._pattern(text, arrow, *_ISO)
         text = self._words(text)
         self.reason[text.index] = _NOT_A_DATE
         return self
@@ -379,40 +502,42 @@ class _DateReader:
         if len(pos):
             self._serial(pos, _as_floats(self.d.values[pos]))
 
-    def _serial_text(self, text: pd.Series) -> pd.Series:
-        m = text.str.fullmatch(_SERIAL_TEXT)
-        if m.any():
-            self._serial(text.index[m].to_numpy(), text[m].astype(float).to_numpy())
-        return text[~m]
+    @staticmethod
+    def _rest(text: pd.Series, arrow: pa.Array | None, hit: np.ndarray) -> tuple[pd.Series, pa.Array | None]:
+        rest = ~hit
+        return text[rest], None if arrow is None else arrow.filter(pa.array(rest))
 
-    def _pattern(self, text: pd.Series, how: str, regex: str, fmt: str, short_year: bool = False) -> pd.Series:
-        """Parse the values whose shape matches ``regex`` with ``fmt``; return the rest."""
+    def _serial_text(self, text: pd.Series, arrow: pa.Array | None) -> tuple[pd.Series, pa.Array | None]:
         if not len(text):
-            return text
-        sep = _SEPARATORS.get(how)  # a plain substring test first: most texts are of another pattern
-        candidates = text.str.contains(sep, regex=False).to_numpy(dtype=bool) if sep else np.ones(len(text), bool)
-        if not candidates.any():
-            return text
-        parts = text[candidates].str.extract(f"^{regex}$")
-        matched = parts["y"].notna().to_numpy()
-        if not matched.any():
-            return text
-        hit = np.zeros(len(text), dtype=bool)
-        hit[np.flatnonzero(candidates)[matched]] = True
-        parts = parts[matched]
-        date_text, year = parts["date"], parts["y"]
-        if short_year:  # two-digit years: 00-69 -> 2000s, 70-99 -> 1900s
-            yy = year.astype(int)
-            year = (yy + np.where(yy <= 69, 2000, 1900)).astype(str)
-            date_text = date_text.str[:-2] + year
-        self._parsed(parts.index.to_numpy(), date_text, year.astype(int).to_numpy(), fmt, how)
-        return text[~hit]
+            return text, arrow
+        m = _fullmatch(text, _SERIAL_TEXT, arrow)
+        if not m.any():
+            return text, arrow
+        self._serial(text.index[m].to_numpy(), text[m].astype(float).to_numpy())
+        return self._rest(text, arrow, m)
 
-    def _parsed(self, pos: np.ndarray, date_text: pd.Series, year: np.ndarray, fmt: str, how: str) -> None:
-        """Parse date texts with one explicit format; NaT means no such date (or a year pandas can't hold)."""
-        ts = pd.to_datetime(date_text, format=fmt, errors="coerce").to_numpy()
-        good = ~np.isnat(ts)
-        self._settle(pos[good], ts[good].astype("datetime64[D]"), how)
+    def _pattern(self, text: pd.Series, arrow: pa.Array | None, how: str, regex: str,
+                 short_year: bool = False) -> tuple[pd.Series, pa.Array | None]:
+        """Read the values whose shape matches ``regex`` by its day, month and year; return the rest."""
+        if not len(text):
+            return text, arrow
+        hit, parts = _extract(text, regex, arrow)
+        if not hit.any():
+            return text, arrow
+        year = parts["y"].astype(int).to_numpy()
+        if short_year:  # two-digit years: 00-69 -> 2000s, 70-99 -> 1900s
+            year = year + np.where(year <= 69, 2000, 1900)
+        self._parsed(parts.index.to_numpy(), year, parts["m"].astype(int).to_numpy(), parts["d"].astype(int).to_numpy(),
+                     how)
+        return self._rest(text, arrow, hit)
+
+    def _parsed(self, pos: np.ndarray, year: np.ndarray, month: np.ndarray, day: np.ndarray, how: str) -> None:
+        """Record dates from their numbers; NaT means no such date (or a year pandas can't hold)."""
+        days = _calendar_days(year, month, day)
+        good = ~np.isnat(days)
+        # through datetime64[ns], as when pandas parsed the text: numpy takes the first day ns
+        # holds (1677-09-22) back to days as 2262-04-11, and that reading is kept
+        self._settle(pos[good], days[good].astype("datetime64[ns]").astype("datetime64[D]"), how)
         bad, year = pos[~good], year[~good]
         far = (year < _NS_YEARS[0]) | (year > _NS_YEARS[1])
         self.how[bad] = how
@@ -424,13 +549,15 @@ class _DateReader:
         """"12 марта 2020 г.", "12 мар. 2020", "«12» марта 2020 года" -> day.month.year."""
         if not len(text):
             return text
-        parts = _key(text).str.extract(f"^{_WORDS[1]}$")
+        matched, parts = _extract(_key(text), _WORDS[1])
         month = parts["mon"].map(RU_MONTHS)
-        hit = month.notna().to_numpy()
+        known = month.notna().to_numpy()  # a month name this module knows
+        hit = np.zeros(len(text), dtype=bool)
+        hit[np.flatnonzero(matched)[known]] = True
         if hit.any():
-            p = parts[hit]
-            date_text = p["d"] + "." + month[hit].astype(int).astype(str) + "." + p["y"]
-            self._parsed(p.index.to_numpy(), date_text, p["y"].astype(int).to_numpy(), _WORDS[2], _WORDS[0])
+            p = parts[known]
+            self._parsed(p.index.to_numpy(), p["y"].astype(int).to_numpy(), month[known].astype(int).to_numpy(),
+                         p["d"].astype(int).to_numpy(), _WORDS[0])
         return text[~hit]
 
 
@@ -740,8 +867,9 @@ def _read_numbers(d: _Distinct, decimal: str):
                 ("ru_text" if decimal == "," else "grouped_text",
                  rf"[+-]?(?:[0-9]{{1,3}}(?:{thousands}[0-9]{{3}})+|[0-9]+)(?:{dec}[0-9]+)?", thousands)]
     rest = np.ones(len(text), dtype=bool)
+    arrow = _arrow_of(text)  # the patterns are matched by pyarrow (no \s in them: RE2 reads them as Python does)
     for name, regex, seps in patterns:
-        hit = rest & text.str.fullmatch(regex).to_numpy()
+        hit = rest & _fullmatch(text, regex, arrow)
         t = text[hit]
         if seps is not None:
             t = t.str.replace(seps, "", regex=True)
@@ -806,19 +934,45 @@ _UNCOLLAPSED = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in _OTHER_WHITESPACE) 
 
 
 def _collapse_whitespace(d: _Distinct) -> pd.Series:
-    """The distinct texts with every run of whitespace as one space (``re.sub(r"\\s+", " ")``).
+    """The distinct texts with every run of whitespace as one space (``re.sub(r"\\s+", " ")``)."""
+    return d.text.str.replace(r"\s+", " ", regex=True)
 
-    For Arrow input pyarrow finds the few texts that have anything to collapse and only
-    those go through Python's ``re``.
+
+def _collapse_whitespace_arrow(d: _Distinct) -> pa.Array:
+    """:func:`_collapse_whitespace` of Arrow input, as a pyarrow array aligned with ``d.arrow_text``.
+
+    pyarrow finds the few texts that have anything to collapse and only those go through
+    Python's ``re``.
     """
-    if d.arrow_text is None:
-        return d.text.str.replace(r"\s+", " ", regex=True)
-    changes = np.asarray(pc.match_substring_regex(d.arrow_text, _UNCOLLAPSED).to_numpy(zero_copy_only=False),
-                         dtype=bool)
-    text = d.text.copy()
-    if changes.any():
-        text[changes] = text[changes].str.replace(r"\s+", " ", regex=True)
-    return text
+    changes = pc.match_substring_regex(d.arrow_text, _UNCOLLAPSED)
+    if not pc.any(changes).as_py():
+        return d.arrow_text
+    fixed = [_SPACES.sub(" ", t) for t in d.arrow_text.filter(changes).to_pylist()]
+    return pc.replace_with_mask(d.arrow_text, changes, pa.array(fixed, type=d.arrow_text.type))
+
+
+def _arrow_identifiers(d: _Distinct, as_category: bool) -> Normalised:
+    """:func:`identifiers` of Arrow text (every distinct value text or blank), in pyarrow.
+
+    The clean texts, whether each is its raw value unchanged and the categories are
+    computed on Arrow arrays; Python strings are made only of the texts with whitespace to
+    collapse, and of the clean texts when they are wanted as an object column.
+    """
+    n = len(d)
+    pos = d.where("text")
+    text = _collapse_whitespace_arrow(d)
+    unchanged = pc.equal(text, d.arrow_values.filter(pa.array(d.kind == "text")))
+    how = _empty(n)
+    how[pos] = np.array(["stripped", "exact"], dtype=object)[
+        np.asarray(unchanged.to_numpy(zero_copy_only=False), dtype=np.intp)]
+    reason = _empty(n)
+    if as_category:
+        at = np.full(n, -1, dtype=np.int64)  # each distinct value's clean text; blanks missing
+        at[pos] = np.arange(len(pos))
+        return d.result(d.categorical_of(text.take(pa.array(at, mask=at < 0))), how, reason)
+    clean = _empty(n)
+    clean[pos] = text.to_numpy(zero_copy_only=False)
+    return d.result(d.expand(clean, None), how, reason)
 
 
 def identifiers(values, *, as_category: bool = False) -> Normalised:
@@ -839,6 +993,8 @@ def identifiers(values, *, as_category: bool = False) -> Normalised:
     (['2016/3', 'СР-00001', '17', None], ['stripped', 'exact', 'number', None])
     """
     d = _Distinct(values)
+    if d.arrow_text is not None:
+        return _arrow_identifiers(d, as_category)
     n = len(d)
     clean = _empty(n)
     how = _empty(n)

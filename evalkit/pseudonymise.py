@@ -94,8 +94,10 @@ class Pseudonymiser:
 
     The HMAC is computed from two SHA-256 states prepared once (the key XOR the inner and
     the outer pad, RFC 2104), which is the same function as :func:`hmac.new` and about
-    1.5 times faster per value than copying an ``hmac`` object. Digests are remembered,
-    so the same raw identifier met again (in another table) costs a dictionary lookup.
+    1.5 times faster per value than copying an ``hmac`` object; the inner state also takes
+    ``"source:"`` once per call, so per identifier only its own text is hashed. Digests
+    are remembered per source, so the same raw identifier met again (in another table)
+    costs a dictionary lookup.
 
     Examples
     --------
@@ -112,23 +114,32 @@ class Pseudonymiser:
         key = key.ljust(self._BLOCK, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-        self._hex: dict[str, str] = {}
+        #: source -> {raw identifier text -> hex digest}
+        self._hex: dict[str, dict[str, str]] = {}
 
-    def _digest(self, text: str) -> str:
+    def _digests(self, source: str, texts: list[str]) -> list[str]:
+        """The hex digests (HEX_DIGITS long) of ``"source:text"`` for each text."""
         inner = self._inner.copy()
-        inner.update(text.encode("utf-8"))
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()[:HEX_DIGITS]
+        inner.update(f"{source}:".encode("utf-8"))  # SHA-256 is streamed: the same as hashing it with each text
+        outer = self._outer
+        out = []
+        for text in texts:  # the hashes cannot be vectorised: keep the loop to bound methods only
+            i = inner.copy()
+            i.update(text.encode("utf-8"))
+            o = outer.copy()
+            o.update(i.digest())
+            out.append(o.hexdigest()[:HEX_DIGITS])
+        return out
 
     def pseudonyms(self, raws, source: str, prefix: str) -> list[str]:
         """``prefix_<digest>`` of every raw identifier (text, no missing values) of one source."""
-        known = self._hex
-        out = []
-        for raw in raws:
-            text = f"{source}:{raw}"
-            digest = known.get(text)
-            if digest is None:
-                digest = known[text] = self._digest(text)
-            out.append(f"{prefix}_{digest}")
-        return out
+        known = self._hex.setdefault(source, {})
+        # (map: loops in C) each raw value as f"{source}:{raw}" formats it, and its digest if known;
+        # an object array or Index gives its values as a list in C (iterating a pandas Index does not)
+        texts = list(map(format, raws.tolist() if getattr(raws, "dtype", None) == object else raws))
+        digests = list(map(known.get, texts))
+        if None in digests:
+            new = [t for t in dict.fromkeys(texts) if t not in known]
+            known.update(zip(new, self._digests(source, new)))
+            digests = list(map(known.__getitem__, texts))
+        return list(map(f"{prefix}_".__add__, digests))

@@ -75,6 +75,7 @@ import codecs
 import csv
 import datetime
 import io
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,9 @@ WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 DELIMITERS = (";", ",", "\t", "|")
 #: how many records after the header the delimiter must split consistently
 _DELIMITER_PROBE = 20
+#: bytes a file is scanned or transcoded in at a time: the temporaries stay small and are reused,
+#: where a temporary the size of the file is fresh memory, faulted in page by page, every time
+_CHUNK = 1 << 20
 _ZIP_MAGIC, _OLE_MAGIC = b"PK\x03\x04", b"\xd0\xcf\x11\xe0"
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _C0 = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -218,7 +222,9 @@ def detect_encoding(data: bytes, path=None) -> str:
     """
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    try:
+    if _valid_utf8(data):  # without building the text
+        return "utf-8"
+    try:  # the position of the first bad byte, for the message
         data.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError as e:
@@ -348,12 +354,19 @@ def _convert(grid: np.ndarray, mask: np.ndarray, fn) -> None:
 
 def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: str | None,
                arrow: bool = False) -> RawSheet:
-    data = path.read_bytes()
-    if not data.strip():
-        raise DataError("файл пуст / the file is empty", file=str(path), rule="empty")
-    encoding = encoding or detect_encoding(data, path)
-    text = _decode(data, encoding, path)
-    utf8 = _utf8(data, text, encoding)
+    utf8, data = _transcoded_file(path, encoding), None
+    if utf8 is None:
+        utf8, encoding = _utf8_bom_file(path, encoding)
+    if utf8 is None:  # the file's bytes, whole: a UTF-8 file is its own text
+        data = path.read_bytes()
+        if not data or data.isspace():  # what ``not data.strip()`` says, without copying the file
+            raise DataError("файл пуст / the file is empty", file=str(path), rule="empty")
+        encoding = encoding or detect_encoding(data, path)
+        # the text as a Python string is made only for the slow path below
+        utf8 = _utf8(data, None, encoding) if _is_utf8(encoding, path) and _valid_utf8(data) else \
+            _transcode((data[at:at + _CHUNK] for at in range(0, len(data), _CHUNK)), encoding)
+        if utf8 is None:  # the located error of a file that does not decode
+            utf8 = _utf8(data, _decode(data, encoding, path), encoding)
     line_starts = _line_starts(utf8)
     n_lines = len(line_starts)
     if header_line > n_lines:
@@ -373,7 +386,8 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
                 return RawSheet(path, None, header_line, frame, encoding, delimiter, blank)
         grid = _parse(utf8, line_starts, rec_lines, header_line, delimiter, path)
     if grid is None:  # quote parity and the parser disagree (a stray quote): ask csv, slowly
-        rec_lines = _record_lines_csv(text, delimiter)
+        data = path.read_bytes() if data is None else data
+        rec_lines = _record_lines_csv(_decode(data, encoding, path), delimiter)
         if not _starts_record(rec_lines, header_line):
             start = rec_lines[np.searchsorted(rec_lines, header_line, side="right") - 1]
             raise DataError(f"строка заголовка {header_line} внутри поля в кавычках, начатого в строке {start} / "
@@ -390,11 +404,85 @@ def _read_text(path: Path, header_line: int, encoding: str | None, delimiter: st
     return RawSheet(path, None, header_line, frame, encoding, delimiter, blank)
 
 
-def _utf8(data: bytes, text: str, encoding: str) -> bytes:
-    """The file as UTF-8 without a BOM (UTF-8 files as they are: no re-encoding)."""
+def _transcode(chunks, encoding: str) -> bytearray | None:
+    """``_decode(data, encoding, path).encode("utf-8")`` of the bytes given in chunks, a chunk at
+    a time (no string of the whole file), into one growing buffer (each chunk's bytes freed at
+    once: no second copy of the file held in pieces); None when the bytes do not decode, or
+    are empty or blank (the file is then read whole, and the error said)."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    out, start, blank = bytearray(), True, True
+    try:
+        for chunk in itertools.chain(chunks, [b""]):
+            blank = blank and (chunk.isspace() or not chunk)
+            text = decoder.decode(chunk, final=not chunk)
+            if start and text:  # a BOM _decode would drop
+                text, start = text[1:] if text.startswith("\ufeff") else text, False
+            out += text.encode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if blank else out
+
+
+def _transcoded_file(path: Path, encoding: str | None) -> bytearray | None:
+    """The file's text as UTF-8 when ``encoding`` is given, known and not UTF-8, read a chunk at a
+    time: the file's bytes are never held whole (for a big file, fresh memory faulted in page by
+    page); else, or when it is blank or does not decode, None (the caller reads it whole)."""
+    try:
+        if encoding is None or codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+            return None
+    except LookupError:
+        return None
+    with open(path, "rb") as fh:
+        return _transcode(iter(lambda: fh.read(_CHUNK), b""), encoding)
+
+
+def _utf8_bom_file(path: Path, encoding: str | None) -> tuple[bytes | None, str | None]:
+    """(its text, its encoding) of a file starting with a UTF-8 BOM whose encoding is UTF-8 (given,
+    or not given: the BOM says "utf-8-sig") and whose bytes are valid UTF-8: the bytes after the
+    BOM, read as they are (``_utf8`` of the whole file's bytes would copy them); else (None, encoding),
+    and the caller reads the file whole."""
+    try:
+        if encoding is not None and codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+            return None, encoding
+    except LookupError:
+        return None, encoding
+    with open(path, "rb") as fh:
+        if fh.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            return None, encoding
+        body = fh.read()
+    return (body, encoding or "utf-8-sig") if _valid_utf8(body) else (None, encoding)
+
+
+def _utf8(data: bytes, text: str | None, encoding: str) -> bytes:
+    """The file as UTF-8 without a BOM (UTF-8 files as they are: no re-encoding, ``text`` unused)."""
     if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
         return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
     return text.encode("utf-8")
+
+
+def _is_utf8(encoding: str, path: Path) -> bool:
+    """Whether the encoding is UTF-8 (with or without BOM); DataError for an unknown encoding."""
+    try:
+        return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+    except LookupError:
+        raise DataError(f"неизвестная кодировка {encoding!r} / unknown encoding {encoding!r}", file=str(path),
+                        value=encoding, rule="encoding") from None
+
+
+def _valid_utf8(data: bytes) -> bool:
+    """Whether the bytes are strict UTF-8, as ``data.decode("utf-8")`` would find, without decoding.
+
+    pyarrow's validation of one string spanning the bytes (vectorised, no Python string built)
+    refuses what Python's strict codec refuses: invalid and overlong sequences, surrogates,
+    code points beyond U+10FFFF (checked in the tests).
+    """
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    whole = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _decode(data: bytes, encoding: str, path: Path) -> str:
@@ -429,10 +517,21 @@ def _delimiter_option(delimiter: str, path: Path) -> str:
     return d
 
 
+def _where_byte(b: np.ndarray, byte: int) -> np.ndarray:
+    """``np.flatnonzero(b == byte)``, a chunk at a time."""
+    found = [np.flatnonzero(b[at:at + _CHUNK] == byte) + at for at in range(0, len(b), _CHUNK)]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+
+
 def _line_starts(utf8: bytes) -> np.ndarray:
     """Byte offset where each physical line starts (breaks: LF, CRLF, lone CR)."""
     b = np.frombuffer(utf8, dtype=np.uint8)
-    breaks = _breaks(b)
+    lf = _where_byte(b, 10)
+    # no lone CR (no CR at all, found by memchr, or as many as the LFs they precede): only LF ends
+    # lines, without _breaks' search for CRs and merge
+    crs = sum(np.count_nonzero(b[at:at + _CHUNK] == 13) for at in range(0, len(b), _CHUNK)) \
+        if b"\r" in utf8 else 0
+    breaks = lf if crs == 0 or crs == np.count_nonzero(b[lf[lf > 0] - 1] == 13) else _breaks(b)
     starts = np.concatenate([[0], breaks + 1])
     return starts[starts < len(b)]  # a break at the very end starts no line
 
@@ -451,11 +550,10 @@ def _breaks(b: np.ndarray) -> np.ndarray:
 
 def _record_lines_fast(utf8: bytes, line_starts: np.ndarray) -> np.ndarray:
     """1-based line where each record starts: line breaks outside quotes end records."""
-    b = np.frombuffer(utf8, dtype=np.uint8)
-    quotes = np.flatnonzero(b == 34)
     n_lines = len(line_starts)
-    if not len(quotes):
+    if b'"' not in utf8:  # memchr: no pass over a numpy copy of the file
         return np.arange(1, n_lines + 1)
+    quotes = _where_byte(np.frombuffer(utf8, dtype=np.uint8), 34)
     # a line starts a record when the quotes before it are even in number
     even = (np.searchsorted(quotes, line_starts) % 2) == 0
     return np.flatnonzero(even) + 1
@@ -518,7 +616,7 @@ def _plain_quotes(b: np.ndarray, delimiter: str) -> bool:
     quote (``5" screen``) is left to pandas, whose reading of stray quotes is the
     reference; pyarrow's might differ.
     """
-    quotes = np.flatnonzero(b == 34)
+    quotes = _where_byte(b, 34)
     if not len(quotes):
         return True
     if len(delimiter.encode("utf-8")) != 1:
@@ -532,6 +630,9 @@ def _plain_quotes(b: np.ndarray, delimiter: str) -> bool:
 def _arrow_columns(utf8: bytes, line_starts, rec_lines, header_line: int, delimiter: str):
     """Parse from the header on with pyarrow: one string array per column (header included).
 
+    ``utf8`` must be valid UTF-8: as :func:`_read_text` makes it, it is, and pyarrow does not
+    check it again.
+
     Returns ``(columns, empty)`` where ``empty`` marks the records that are empty lines
     (pyarrow skips those; pandas reads them as blank rows), or None when pyarrow is not
     sure to read the file as pandas does: stray quotes, a record count that disagrees
@@ -541,7 +642,7 @@ def _arrow_columns(utf8: bytes, line_starts, rec_lines, header_line: int, delimi
     import pyarrow.csv as pv
 
     b = np.frombuffer(utf8, dtype=np.uint8)
-    if not _plain_quotes(b, delimiter):
+    if b'"' in utf8 and not _plain_quotes(b, delimiter):
         return None
     lines = rec_lines[rec_lines >= header_line]
     first = b[line_starts[lines - 1]]
@@ -551,19 +652,30 @@ def _arrow_columns(utf8: bytes, line_starts, rec_lines, header_line: int, delimi
     offset = int(line_starts[header_line - 1])
     header = _record_text(utf8, line_starts, rec_lines, int(np.searchsorted(rec_lines, header_line)))
     as_text = {f"f{i}": pa.string() for i in range(_field_count(header, delimiter))}  # pyarrow's column names
+    # one block, one thread: every column comes as a single chunk (nothing to combine), and on
+    # cleaning's 2-core machine (a worker process per core) threads only add CPU time
+    block = min(max(len(utf8) - offset + 1, 1 << 20), 1 << 30)
     try:
         table = pv.read_csv(
             pa.BufferReader(memoryview(utf8)[offset:]),
-            read_options=pv.ReadOptions(autogenerate_column_names=True),
+            read_options=pv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=block),
             parse_options=pv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                           escape_char=False, newlines_in_values=True, ignore_empty_lines=True),
+            # the text is valid UTF-8 already (validated, or encoded by Python) and a field never
+            # splits a character (delimiters, quotes and line breaks are ASCII): no second check
             convert_options=pv.ConvertOptions(column_types=as_text, strings_can_be_null=True,
-                                              null_values=[""], quoted_strings_can_be_null=True))
+                                              null_values=[""], quoted_strings_can_be_null=True,
+                                              check_utf8=False))
     except (pa.ArrowInvalid, pa.ArrowException):
         return None
     if table.num_rows != int((~empty).sum()) or any(t != pa.string() for t in table.schema.types):
         return None
-    return [table.column(i).combine_chunks() for i in range(table.num_columns)], empty
+    return [_one_chunk(table.column(i)) for i in range(table.num_columns)], empty
+
+
+def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array: its only chunk as it is, or the chunks concatenated (copied)."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _parser_error(e: Exception, lines: np.ndarray, path: Path) -> DataError:
@@ -638,12 +750,13 @@ def _frame_from_arrow(parsed, lines: np.ndarray, path: Path):
     data = [c.slice(1) for c in columns]
     data_lines = np.asarray(lines[1:], dtype=np.int64)
     read = np.flatnonzero(~empty[1:])  # the data records pyarrow read (it skips empty lines)
-    present = np.zeros((len(data_lines), len(columns)), dtype=bool)
+    every_record = len(read) == len(data_lines)  # (no empty line: no row to place)
+    present = np.zeros((len(data_lines), len(columns)), dtype=bool, order="F")  # written column by column
     for j, c in enumerate(data):
-        present[read, j] = _arrow_present(c)
+        present[slice(None) if every_record else read, j] = _arrow_present(c)
     keep_cols, rows, blank = _layout(names, present, data_lines, int(lines[0]), path, None, letters=False)
-    arrow_rows = (np.cumsum(~empty[1:]) - 1)[rows]  # each kept record's row among pyarrow's rows
-    every = len(arrow_rows) == len(read)  # no blank row dropped: the columns as they are
+    every = len(rows) == len(read)  # no blank row dropped: the columns as they are
+    arrow_rows = None if every else (np.cumsum(~empty[1:]) - 1)[rows]  # each kept record's row among pyarrow's
     frame = pd.DataFrame(
         {names[j]: pd.arrays.ArrowStringArray(data[j] if every else data[j].take(pa.array(arrow_rows)))
          for j in keep_cols},

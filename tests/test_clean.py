@@ -429,3 +429,65 @@ def test_a_killed_worker_gives_a_clear_message_and_no_dataset(demo_source, tmp_p
     assert "out of memory?" in msg and "EVALKIT_CLEAN_WORKERS=1" in msg and "org_b" in msg
     monkeypatch.delenv("EVALKIT_FAULT_CLEAN_SOURCE")
     assert len(clean_sources([demo_source / o for o in ORGS], KEY).tables["children"]) > 0  # workers start again
+
+
+def _level_per_row(values, spellings):
+    """How ``_normalise_field`` read a level column before it worked per distinct value: per row."""
+    from evalkit import normalise
+
+    n = normalise.categories(values, spellings)
+    digits = n.failed.copy()
+    if digits.any():
+        failed_values = values[digits].astype(object).astype(str).str.strip()
+        digits[digits] = failed_values.str.fullmatch(r"-?\d+(\.0)?").fillna(False).to_numpy(dtype=bool)
+    if digits.any():
+        i = normalise.integers(values[digits])
+        n.clean = n.clean.astype(object)
+        n.clean[digits] = i.clean.astype(object).to_numpy()
+        n.how = n.how.astype(object)
+        n.how[digits] = "number"
+        n.failed = n.failed & ~digits
+        n.reason[digits] = None
+    return n
+
+
+_LEVELS = st.sampled_from(["1", "2", " 2 ", "угроза", "Угроза", "7", "-3", "3.0", "3.5", "x", "", None, "12345678901234567890",
+                           4.0, 2, "0"])
+
+
+@given(st.lists(_LEVELS, max_size=30), st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_property_levels_per_distinct_value_are_the_per_row_reading(values, arrow):
+    from types import SimpleNamespace
+
+    spellings = {1: ["угроза"], 2: ["2", "риск"], 3: ["норма"]}
+    raw = pd.Series(values, dtype=object, index=pd.RangeIndex(2, 2 + len(values)), name="Уровень")
+    if arrow:
+        raw = raw.map(lambda v: v if v is None else str(v)).astype("string[pyarrow]")
+    mapping = SimpleNamespace(values={"level": spellings})
+    got, usual = C._normalise_field("level", "score", raw, None, mapping, C._Problems(), "ctx")
+    want = _level_per_row(raw, spellings)
+    assert usual == {"exact"}
+    assert got.clean.dtype == want.clean.dtype
+    assert [None if v is pd.NA else v for v in got.clean] == [None if v is pd.NA else v for v in want.clean]
+    assert got.how.tolist() == want.how.tolist() and got.reason.tolist() == want.reason.tolist()
+    assert (got.failed == want.failed).all()
+    if got.distinct is not None:  # what the distinct values say is what the rows say
+        codes, how_d, reason_d = got.distinct
+        assert np.append(how_d, None)[codes].tolist() == got.how.tolist()
+        assert np.append(reason_d, None)[codes].tolist() == got.reason.tolist()
+    pd.testing.assert_extension_array_equal(
+        pd.array(C._clean_dtype("level", got.clean, None if got.distinct is None else got.distinct[0])),
+        pd.array(want.clean.to_numpy(dtype=object), dtype="Int64"))
+
+
+def test_pseudonymiser_reads_lists_arrays_and_indexes_alike():
+    raws = ["СР-00017", "17", "a:b"]
+    want = [f"k_{hmac.new(KEY, f'org_b:{r}'.encode(), 'sha256').hexdigest()[:HEX_DIGITS]}" for r in raws]
+    for given in (raws, pd.Index(raws), np.array(raws, dtype=object), pd.Categorical(raws).categories[[1, 0, 2]]):
+        p = Pseudonymiser(KEY)
+        assert sorted(p.pseudonyms(given, "org_b", "k")) == sorted(want)
+        assert p.pseudonyms(given, "org_b", "k") == p.pseudonyms(list(given), "org_b", "k")  # (from the cache)
+    numbers = [f"k_{hmac.new(KEY, f'org_b:{r}'.encode(), 'sha256').hexdigest()[:HEX_DIGITS]}" for r in (17, 18)]
+    assert Pseudonymiser(KEY).pseudonyms(np.array([17, 18]), "org_b", "k") == numbers
+    assert Pseudonymiser(KEY).pseudonyms(pd.Index([17, 18]), "org_b", "k") == numbers

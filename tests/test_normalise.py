@@ -601,3 +601,85 @@ def test_per_distinct_how_and_reason_spread_to_the_rows(arrow):
         spread = lambda per: np.append(np.asarray(per, dtype=object), None)[codes]  # noqa: E731
         assert list(spread(how)) == r.how.tolist() and list(spread(reason)) == r.reason.tolist()
         assert (np.append(pd.notna(reason), False)[codes] == r.failed).all()
+
+
+_DATE_ALPHABET = list("0123456789./- :tTгодаГОД«»мартяМАРТЯё") + ["\u00a0", "\u2009", "\x0b", "\x1c", "\x85", "\u3000",
+                                                                     "\t", "\n", "\u0660", "\uff11", "İ", "ß"]
+
+
+def _all_date_patterns():
+    from evalkit import normalise as N
+
+    return [regex for order in N.DATE_ORDERS for _, regex in N._numeric_patterns(order)] + [N._ISO[1], N._WORDS[1]]
+
+
+@given(st.lists(st.text(_DATE_ALPHABET, max_size=24) | st.sampled_from(
+    ["12.03.2020", "1.3.20", "12/03/2020 10:30", "2020-03-12t10:30:59.5", "2020-3-12 00:00:00", "12.03.2020 г.",
+     "12.03.20г", "12.03.2020\u00a0года", "12 марта 2020", "«12» мар. 2020 г.", "12марта2020", "43902", "4390"]),
+    min_size=1, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_property_date_patterns_match_in_pyarrow_as_in_python(texts):
+    from evalkit import normalise as N
+
+    text = pd.Series([t.strip() for t in texts], index=np.arange(len(texts)) * 3, dtype=object)
+    np.testing.assert_array_equal(N._fullmatch(text, N._SERIAL_TEXT), text.str.fullmatch(N._SERIAL_TEXT).to_numpy())
+    for regex in _all_date_patterns():
+        want = text.str.extract(f"^{regex}$")
+        matched, groups = N._extract(text, regex)
+        np.testing.assert_array_equal(matched, want.notna().any(axis=1).to_numpy())
+        np.testing.assert_array_equal(N._fullmatch(text, regex), text.str.fullmatch(regex).to_numpy(dtype=bool))
+        want = want[matched]
+        for name in groups.columns:  # every group that took part in the match, as Python found it
+            took_part = want[name].notna().to_numpy()
+            assert groups[name].to_numpy()[took_part].tolist() == want[name].to_numpy()[took_part].tolist()
+
+
+def test_date_patterns_of_text_that_is_not_utf8_are_matched_by_python():
+    from evalkit import normalise as N
+
+    text = pd.Series(["12.03.2020", "1\ud800.03.2020"], dtype=object)
+    matched, groups = N._extract(text, N._numeric_patterns("dmy")[0][1])
+    assert matched.tolist() == [True, False] and groups["y"].tolist() == ["2020"]
+    assert N._fullmatch(pd.Series(["43902", "4\ud800"]), N._SERIAL_TEXT).tolist() == [True, False]
+
+
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", pd.ArrowDtype(__import__("pyarrow").large_string())])
+@pytest.mark.parametrize("as_category", [False, True])
+def test_identifiers_of_arrow_text_are_those_of_object_text(dtype, as_category):
+    values = [" a\u00a0 b", "a b", "a\t\tb", None, "  ", "", "ж-1", "ж-1 ", "b", "a b", "\u3000x\u2009y"]
+    obj = pd.Series(values, dtype=object, index=pd.RangeIndex(5, 5 + len(values)), name="c")
+    got, want = identifiers(obj.astype(dtype), as_category=as_category), identifiers(obj, as_category=as_category)
+    assert got.clean.tolist() == want.clean.tolist() and got.how.tolist() == want.how.tolist()
+    assert got.reason.tolist() == want.reason.tolist() and (got.failed == want.failed).all()
+    if as_category:
+        assert got.clean.cat.categories.tolist() == want.clean.cat.categories.tolist()
+
+
+@given(st.lists(st.text(list("0123456789 ,.+-\u2212\u00a0\u2009\u202f\u3000\t\x0bа"), max_size=16), min_size=1, max_size=40),
+       st.sampled_from([",", "."]))
+@settings(max_examples=300, deadline=None)
+def test_property_number_patterns_match_in_pyarrow_as_in_python(texts, decimal):
+    from evalkit import normalise as N
+
+    text = pd.Series([t.strip() for t in texts], dtype=object)
+    thousands = N._THOUSANDS if decimal == "," else "[ ,\u00a0\u2009\u202f]"
+    dec = "," if decimal == "," else r"\."
+    for regex in (r"[+-]?[0-9]+(?:\.[0-9]+)?",
+                  rf"[+-]?(?:[0-9]{{1,3}}(?:{thousands}[0-9]{{3}})+|[0-9]+)(?:{dec}[0-9]+)?"):
+        np.testing.assert_array_equal(N._fullmatch(text, regex), text.str.fullmatch(regex).to_numpy(dtype=bool))
+    # Arrow text and object text read the same numbers
+    assert N.numbers(text.astype("string[pyarrow]"), decimal=decimal).clean.fillna(-1).tolist() == \
+        N.numbers(text, decimal=decimal).clean.fillna(-1).tolist()
+
+
+@given(st.lists(st.tuples(st.integers(0, 9999), st.integers(0, 99), st.integers(0, 99)), min_size=1, max_size=50))
+@settings(max_examples=300, deadline=None)
+def test_property_calendar_days_are_pandas_reading_of_the_text(numbers):
+    from evalkit import normalise as N
+
+    numbers += [(1677, 9, 21), (1677, 9, 22), (2262, 4, 11), (2262, 4, 12), (2000, 2, 29), (1900, 2, 29), (2021, 2, 29),
+                (2020, 4, 31), (1, 1, 1), (9999, 12, 31)]
+    y, m, d = (np.array(v) for v in zip(*numbers))
+    text = pd.Series([f"{dd}.{mm}.{yy:04d}" for yy, mm, dd in numbers])
+    want = pd.to_datetime(text, format="%d.%m.%Y", errors="coerce").to_numpy()
+    np.testing.assert_array_equal(N._calendar_days(y, m, d).astype("datetime64[ns]"), want)

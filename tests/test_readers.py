@@ -468,3 +468,112 @@ def test_arrow_whitespace_is_pythons():
     assert [c for c, a in zip(chars, arrow) if a != c.isspace()] == []
     stripped = pc.utf8_trim_whitespace(pa.array([f"{c}x{c}" for c in chars])).to_pylist()
     assert [c for c, s in zip(chars, stripped) if s != f"{c}x{c}".strip()] == []
+
+
+def _python_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def test_utf8_validation_agrees_with_pythons_codec():
+    from evalkit.readers import _valid_utf8
+
+    cases = [b"", b"abc", "Код;Дата\r\n".encode(), "\U0010ffff".encode(), b"\xf4\x90\x80\x80", b"\xed\xa0\x80",
+             b"\xed\x9f\xbf", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xc2", b"\xff", b"a\x00b", "ё".encode() + b"\xd1",
+             "€".encode("cp1251"), "Привет".encode("cp1251")]
+    cases += [bytes([a, b]) for a in range(0x80, 0x100, 7) for b in range(0x80, 0x100, 5)]
+    cases += [bytes([0xe0 | (a & 0x0f), b, 0x80]) for a in range(16) for b in range(0x80, 0xc0, 3)]
+    cases += [bytes([0xf0 | (a & 0x07), b, 0x80, 0x80]) for a in range(8) for b in range(0x80, 0xc0, 3)]
+    assert [c for c in cases if _valid_utf8(c) != _python_utf8(c)] == []
+
+
+@pytest.mark.parametrize("ends", [b"\r\n", b"\n", b"\r", b"mixed"])
+def test_line_starts_by_kind_of_line_end(ends):
+    from evalkit.readers import _breaks, _line_starts
+
+    lines = [b"a;b", b"1;2", b"", b"3;4", b"5;6"]
+    if ends == b"mixed":
+        data = b"a;b\r\n1;2\n\r3;4\r5;6\r\n"
+    else:
+        data = ends.join(lines) + ends
+    b = np.frombuffer(data, dtype=np.uint8)
+    want = np.concatenate([[0], _breaks(b) + 1])
+    np.testing.assert_array_equal(_line_starts(data), want[want < len(data)])
+    assert len(_line_starts(data)) == 5
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 20])
+@pytest.mark.parametrize("encoding", ["cp1251", "utf-8", "utf-8-sig", "utf-16", "koi8-r"])
+def test_transcoding_by_chunks_is_decoding_the_whole_file(monkeypatch, chunk, encoding):
+    from evalkit import readers
+
+    monkeypatch.setattr(readers, "_CHUNK", chunk)
+    text = "\ufeffКод;Дата\r\n1;«12» марта\n\ufeff2;ё\r"
+    data = text.encode(encoding, errors="replace")
+    want = readers._decode(data, encoding, "f.csv").encode("utf-8")
+    assert readers._transcode((data[i:i + chunk] for i in range(0, len(data), chunk)), encoding) == want
+    bad = data + b"\xff\xfe\xff" if encoding.startswith("utf-8") else None
+    if bad is not None:
+        assert readers._transcode([bad], encoding) is None
+    assert readers._transcode([b" \r\n", b"\t"], "cp1251") is None and readers._transcode([], "cp1251") is None
+
+
+@pytest.mark.parametrize("content", [b"", b" \r\n", "Код;Дата\r\n1;«2»\r\n".encode("cp1251"), b"a;b\r\n\x98;1\r\n"])
+@pytest.mark.parametrize("encoding", ["cp1251", "koi8-r", "no-such-codec"])
+def test_a_text_file_read_by_chunks_reads_as_read_whole(tmp_path, monkeypatch, content, encoding):
+    from evalkit import readers
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+
+    def read(chunked: bool):
+        if not chunked:
+            monkeypatch.setattr(readers, "_transcoded_file", lambda path, encoding: None)
+        try:
+            raw = read_sheet(path, encoding=encoding, arrow=True)
+            return raw.frame.astype(object).to_dict("list"), raw.encoding
+        except DataError as e:
+            return str(e)
+        finally:
+            monkeypatch.undo()
+
+    assert read(True) == read(False)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 20])
+def test_byte_scans_by_chunks(monkeypatch, chunk):
+    from evalkit import readers
+
+    monkeypatch.setattr(readers, "_CHUNK", chunk)
+    data = b'a;"b\r\nc"\r\n1;2\n\r3;"4"\r'
+    b = np.frombuffer(data, dtype=np.uint8)
+    np.testing.assert_array_equal(readers._where_byte(b, 34), np.flatnonzero(b == 34))
+    starts = readers._line_starts(data)
+    want = np.concatenate([[0], readers._breaks(b) + 1])
+    np.testing.assert_array_equal(starts, want[want < len(data)])
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", "\ufeffКод;Дата\r\n1;2\r\n".encode(), b"\xef\xbb\xbfa;b\r\n\xff;1\r\n",
+                                     "\ufeff\ufeffa;b\n1;2\n".encode(), "Код;Дата\r\n1;2\r\n".encode()])
+@pytest.mark.parametrize("encoding", [None, "utf-8", "utf-8-sig", "cp1251", "no-such-codec"])
+def test_a_utf8_file_read_past_its_bom_reads_as_read_whole(tmp_path, monkeypatch, content, encoding):
+    from evalkit import readers
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+
+    def read(past_bom: bool):
+        if not past_bom:
+            monkeypatch.setattr(readers, "_utf8_bom_file", lambda path, encoding: (None, encoding))
+        try:
+            raw = read_sheet(path, encoding=encoding, arrow=True)
+            return raw.frame.astype(object).to_dict("list"), raw.encoding, raw.delimiter
+        except DataError as e:
+            return str(e)
+        finally:
+            monkeypatch.undo()
+
+    assert read(True) == read(False)
