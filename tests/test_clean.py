@@ -487,7 +487,7 @@ def test_pseudonymiser_reads_lists_arrays_and_indexes_alike():
     for listed in (raws, pd.Index(raws), np.array(raws, dtype=object), pd.Categorical(raws).categories[[1, 0, 2]]):
         p = Pseudonymiser(KEY)
         assert sorted(p.pseudonyms(listed, "org_b", "k")) == sorted(want)
-        assert p.pseudonyms(given, "org_b", "k") == p.pseudonyms(list(given), "org_b", "k")  # (from the cache)
+        assert p.pseudonyms(listed, "org_b", "k") == p.pseudonyms(list(listed), "org_b", "k")  # (from the cache)
     numbers = [f"k_{hmac.new(KEY, f'org_b:{r}'.encode(), 'sha256').hexdigest()[:HEX_DIGITS]}" for r in (17, 18)]
     assert Pseudonymiser(KEY).pseudonyms(np.array([17, 18]), "org_b", "k") == numbers
     assert Pseudonymiser(KEY).pseudonyms(pd.Index([17, 18]), "org_b", "k") == numbers
