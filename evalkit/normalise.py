@@ -535,9 +535,7 @@ class _DateReader:
         """Record dates from their numbers; NaT means no such date (or a year pandas can't hold)."""
         days = _calendar_days(year, month, day)
         good = ~np.isnat(days)
-        # through datetime64[ns], as when pandas parsed the text: numpy takes the first day ns
-        # holds (1677-09-22) back to days as 2262-04-11, and that reading is kept
-        self._settle(pos[good], days[good].astype("datetime64[ns]").astype("datetime64[D]"), how)
+        self._settle(pos[good], days[good], how)
         bad, year = pos[~good], year[~good]
         far = (year < _NS_YEARS[0]) | (year > _NS_YEARS[1])
         self.how[bad] = how

@@ -683,3 +683,12 @@ def test_property_calendar_days_are_pandas_reading_of_the_text(numbers):
     text = pd.Series([f"{dd}.{mm}.{yy:04d}" for yy, mm, dd in numbers])
     want = pd.to_datetime(text, format="%d.%m.%Y", errors="coerce").to_numpy()
     np.testing.assert_array_equal(N._calendar_days(y, m, d).astype("datetime64[ns]"), want)
+
+
+def test_dates_at_the_edges_of_what_pandas_holds_are_before_or_after_the_range():
+    """The first days datetime64[ns] holds (1677-09-21/22) and its last (2262-04-11) are out
+    of range on the right side, not taken round through nanoseconds to the other end."""
+    n = dates(["22.09.1677", "21.09.1677", "1677-09-22", "11.04.2262", "12.04.2262"],
+                        base=("dmy",))
+    assert n.reason.tolist()[:3] == ["date before 1990-01-01"] * 3
+    assert all(r.startswith("date after") for r in n.reason.tolist()[3:])
