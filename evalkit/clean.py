@@ -209,7 +209,9 @@ def _coded_arrays(frame: pd.DataFrame, coded: dict) -> tuple[pa.Schema, list] | 
     """
     n = len(frame)
     plain = [c for c in frame.columns if c not in coded]
-    converted = pa.Table.from_pandas(frame[plain], preserve_index=False) if plain else None
+    # one thread: this runs in a worker process beside another (pyarrow's pool of threads per
+    # call costs more than it saves here)
+    converted = pa.Table.from_pandas(frame[plain], preserve_index=False, nthreads=1) if plain else None
     sample = {}
     for c in frame.columns:
         if c in coded:
@@ -737,6 +739,9 @@ def _clean_in_worker(source: Path, key: bytes, die: bool = False) -> _Part:
     import resource
     import time
 
+    # each worker has a core of its own to keep busy: pyarrow's pool of threads would only
+    # make the two workers take turns
+    pa.set_cpu_count(1)
     cpu = time.process_time()
     if die:
         os._exit(137)  # what the kernel's out-of-memory killer does: no cleanup, no exception
@@ -1326,7 +1331,7 @@ def _assemble(sheets: list[_Sheet], out: _Part, say=lambda msg: None) -> None:
         cons.append({"source": sh.source, "table": sh.table, "file": sh.file, "sheet": sh.sheet,
                      "read": int(len(lines)), "kept": int(k.sum()), "merged": int(mg.sum()),
                      "quarantined": int(q.sum())})
-    log_table = pa.Table.from_pandas(logdf, preserve_index=False)
+    log_table = pa.Table.from_pandas(logdf, preserve_index=False, nthreads=1)
     out.log = log_table.schema, [c.combine_chunks() for c in log_table.columns]
     out.quarantine = qdf
     out.conservation = pd.DataFrame(cons, columns=CONSERVATION_COLUMNS)
