@@ -84,7 +84,7 @@ WITHHELD = "скрыто: персональные данные / withheld: pers
 PERSONAL_FIELDS = {"birth_month", "case_manager"}
 
 
-class _Frames(collections.abc.Mapping):
+class _Frames(collections.abc.MutableMapping):
     """The canonical tables as pandas frames, each converted from its Arrow table on first use.
 
     Cleaning returns Arrow tables (what is written); a caller that reads a table as a
@@ -107,6 +107,14 @@ class _Frames(collections.abc.Mapping):
         if callable(t):
             t = self._given[name] = t()
         return t
+
+    def __setitem__(self, name: str, frame: pd.DataFrame) -> None:
+        self._given[name] = frame
+        self._frames[name] = frame
+
+    def __delitem__(self, name: str) -> None:
+        del self._given[name]
+        self._frames.pop(name, None)
 
     def __iter__(self):
         return iter(self._given)
@@ -163,6 +171,10 @@ class CleanResult:
         self.sources = sources
         self.key_id = key_id
         self.ignored_columns = list(ignored_columns or [])
+
+    def __repr__(self) -> str:
+        return (f"CleanResult(sources={[s.get('source') for s in self.sources]}, key_id={self.key_id!r}, "
+                f"tables={list(self.tables)}, quarantined={len(self.quarantine)})")
 
     @property
     def log(self) -> pd.DataFrame:

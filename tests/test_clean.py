@@ -169,6 +169,8 @@ def test_arrow_tables_are_what_pyarrow_makes_of_the_frames(demo_source):
         assert again.equals(want) and again.schema.equals(want.schema, check_metadata=True), name
     res.tables["families"]["region"] = "somewhere"  # a change in place is written
     assert set(res.arrow("families").column("region").to_pylist()) == {"somewhere"}
+    res.tables["cases"] = res.tables["cases"].head(2)  # and a frame put in place of a table
+    assert res.arrow("cases").num_rows == 2 and "cases" in repr(res)
     from evalkit.clean import CleanResult
     head = res.tables["children"].head(3)
     edited = CleanResult(tables={**res.tables, "children": head}, log=res.log, quarantine=res.quarantine,
