@@ -260,17 +260,6 @@ def _decoded(array: pa.Array) -> pa.Array:
     return array.dictionary.take(array.indices) if pa.types.is_dictionary(array.type) else array
 
 
-def _arrow_of_coded(frame: pd.DataFrame, coded: dict) -> pa.Table | None:
-    """What ``pa.Table.from_pandas(frame, preserve_index=False)`` gives, the columns in
-    ``coded`` (text as ``object``) built from their Categoricals instead
-    (:func:`_coded_arrays`); None when a type disagrees."""
-    got = _coded_arrays(frame, coded)
-    if got is None:
-        return None
-    schema, arrays = got
-    return pa.Table.from_arrays([_decoded(a) for a in arrays], schema=schema)
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
