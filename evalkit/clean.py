@@ -821,9 +821,12 @@ def _source_parts(mappings: dict, key: bytes, say) -> list[_Part]:
                 WORKER_CPU[0] += part.cpu
                 WORKER_PEAK_RSS[0] = max(WORKER_PEAK_RSS[0], part.peak_rss)
                 say(f"{part.source}: cleaned ({done}/{len(paths)} sources)")
-        finally:
+        except BaseException:  # Ctrl-C, a killed worker, a bug: stop the workers now, not after their sources
             for fut in futures:
                 fut.cancel()
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):  # (no public way in 3.11)
+                proc.terminate()
+            raise
     return parts
 
 

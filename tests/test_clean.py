@@ -501,3 +501,36 @@ def test_pseudonymiser_reads_lists_arrays_and_indexes_alike():
     numbers = [f"k_{hmac.new(KEY, f'org_b:{r}'.encode(), 'sha256').hexdigest()[:HEX_DIGITS]}" for r in (17, 18)]
     assert Pseudonymiser(KEY).pseudonyms(np.array([17, 18]), "org_b", "k") == numbers
     assert Pseudonymiser(KEY).pseudonyms(pd.Index([17, 18]), "org_b", "k") == numbers
+
+
+def test_ctrl_c_stops_the_cleaning_workers_with_exit_130(demo_source, tmp_path):
+    import signal
+    import time
+
+    import psutil
+
+    script = tmp_path / "clean_in_workers.py"  # the demo is small: force the workers
+    script.write_text(
+        "import sys, time\nimport evalkit.clean as C\nfrom evalkit.cli import main\n"
+        "C.PARALLEL_BYTES = 0\n"
+        "if __name__ == '__main__':\n"
+        "    sys.exit(main(sys.argv[1:]))\n", encoding="utf-8")
+    env = dict(os.environ, EVALKIT_CLEAN_WORKERS="2", EVALKIT_HOME=str(tmp_path), EVALKIT_KEY_FILE=str(tmp_path / "k"))
+    proc = subprocess.Popen([sys.executable, str(script), "clean", *(str(demo_source / o) for o in ORGS),
+                             "--out", str(tmp_path / "ds")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    workers: list = []
+    deadline = time.time() + 60
+    while len(workers) < 3 and time.time() < deadline and proc.poll() is None:  # the forkserver and 2 workers
+        time.sleep(0.02)
+        workers = psutil.Process(proc.pid).children(recursive=True)
+    assert len(workers) >= 3, "the workers did not start"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "interrupted" in out and "Traceback" not in out
+    assert not (tmp_path / "ds").exists()  # nothing written
+    deadline = time.time() + 15
+    while any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
