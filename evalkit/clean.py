@@ -880,16 +880,19 @@ def _joined(parts: list[_Part], key: bytes, src_info: list[dict]) -> CleanResult
     once its table is joined.
     """
     def table(tname: str) -> pa.Table:
-        have = [p.tables.pop(tname) for p in parts if p.tables.get(tname) is not None]
+        have = [p.tables[tname] for p in parts if p.tables.get(tname) is not None]
         if not have:  # no source maps a sheet to it
             return pa.Table.from_pandas(schemas.empty_table(tname), preserve_index=False)
-        return _merged(have, schemas.KEYS.get(tname) or list(schemas.empty_table(tname).columns))
+        joined = _merged(have, schemas.KEYS.get(tname) or list(schemas.empty_table(tname).columns))
+        for p in parts:  # freed once joined (not before: a join that fails can be asked for again)
+            p.tables[tname] = None
+        return joined
 
     def log_table() -> pa.Table:
-        logs = [p.log for p in parts]
+        joined = _joined_table([p.log for p in parts])
         for p in parts:
             p.log = None
-        return _joined_table(logs)
+        return joined
 
     quarantine = [p.quarantine for p in parts]
     if len(parts) > 1:  # the sources' own orders, merged: a stable sort, as one run's quarantine is sorted

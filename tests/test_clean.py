@@ -534,3 +534,22 @@ def test_ctrl_c_stops_the_cleaning_workers_with_exit_130(demo_source, tmp_path):
     while any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers) and time.time() < deadline:
         time.sleep(0.2)
     assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+
+
+def test_a_join_that_fails_can_be_asked_for_again_and_loses_nothing(demo_source, cleaned, monkeypatch):
+    want = cleaned.tables["children"]
+    res = clean_sources([demo_source / o for o in ORGS], KEY)
+    merged = C._merged
+    calls = []
+
+    def failing_once(parts, keys):
+        calls.append(keys)
+        if len(calls) == 1:
+            raise MemoryError("simulated")
+        return merged(parts, keys)
+
+    monkeypatch.setattr(C, "_merged", failing_once)
+    with pytest.raises(MemoryError):
+        res.tables["children"]
+    pd.testing.assert_frame_equal(res.tables["children"], want)
+    assert len(calls) == 2
