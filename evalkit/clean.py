@@ -803,30 +803,36 @@ def _source_parts(mappings: dict, key: bytes, say) -> list[_Part]:
     ctx.set_forkserver_preload([])
     say(f"cleaning {len(paths)} sources in {min(workers, len(paths))} worker processes")
     parts: list = [None] * len(paths)
-    with ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=ctx) as pool:
+    futures: dict = {}
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=ctx)
+    try:
         with _main_not_imported():  # the workers start as the first jobs are submitted
-            futures = {pool.submit(_clean_in_worker, paths[i], key, os.environ.get(_FAULT) == paths[i].name): i
-                       for i in sorted(range(len(paths)), key=lambda i: -sizes[i])}
-        try:
-            for done, fut in enumerate(as_completed(futures), 1):
-                try:
-                    part = parts[futures[fut]] = fut.result()
-                except BrokenProcessPool:  # a worker was killed: which source it held is not known
-                    left = ", ".join(str(p) for p, got in zip(paths, parts) if got is None)
-                    raise UserError(
-                        f"рабочий процесс очистки был остановлен (возможно, не хватило памяти); не очищены: {left}; "
-                        "запустите с EVALKIT_CLEAN_WORKERS=1, чтобы очищать в одном процессе / a cleaning worker "
-                        f"process was killed (out of memory?); not cleaned: {left}; run with EVALKIT_CLEAN_WORKERS=1 "
-                        "to clean in this process") from None
-                WORKER_CPU[0] += part.cpu
-                WORKER_PEAK_RSS[0] = max(WORKER_PEAK_RSS[0], part.peak_rss)
-                say(f"{part.source}: cleaned ({done}/{len(paths)} sources)")
-        except BaseException:  # Ctrl-C, a killed worker, a bug: stop the workers now, not after their sources
-            for fut in futures:
-                fut.cancel()
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):  # (no public way in 3.11)
-                proc.terminate()
-            raise
+            for i in sorted(range(len(paths)), key=lambda i: -sizes[i]):
+                futures[pool.submit(_clean_in_worker, paths[i], key, os.environ.get(_FAULT) == paths[i].name)] = i
+        for done, fut in enumerate(as_completed(futures), 1):
+            try:
+                part = parts[futures[fut]] = fut.result()
+            except BrokenProcessPool:  # a worker was killed: which source it held is not known
+                left = ", ".join(str(p) for p, got in zip(paths, parts) if got is None)
+                raise UserError(
+                    f"рабочий процесс очистки был остановлен (возможно, не хватило памяти); не очищены: {left}; "
+                    "запустите с EVALKIT_CLEAN_WORKERS=1, чтобы очищать в одном процессе / a cleaning worker "
+                    f"process was killed (out of memory?); not cleaned: {left}; run with EVALKIT_CLEAN_WORKERS=1 "
+                    "to clean in this process") from None
+            WORKER_CPU[0] += part.cpu
+            WORKER_PEAK_RSS[0] = max(WORKER_PEAK_RSS[0], part.peak_rss)
+            say(f"{part.source}: cleaned ({done}/{len(paths)} sources)")
+    except BaseException:
+        # Ctrl-C (perhaps while the pool was still starting its workers), a killed worker, a bug:
+        # stop the workers now rather than after their sources, and do not wait for the pool's
+        # threads (joining one not yet started would raise over the real error)
+        for fut in futures:
+            fut.cancel()
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):  # (no public way in 3.11)
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return parts
 
 

@@ -521,8 +521,11 @@ def test_ctrl_c_stops_the_cleaning_workers_with_exit_130(demo_source, tmp_path):
                             text=True, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     workers: list = []
     deadline = time.time() + 60
-    while len(workers) < 3 and time.time() < deadline and proc.poll() is None:  # the forkserver and 2 workers
-        time.sleep(0.02)
+    # interrupted once the forkserver and both workers are up, while the pool may still be in
+    # ProcessPoolExecutor.submit (an interrupt there once made the pool's shutdown raise over it).
+    # (Before the workers exist, multiprocessing's forkserver can print a worker's failed start.)
+    while len(workers) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
         workers = psutil.Process(proc.pid).children(recursive=True)
     assert len(workers) >= 3, "the workers did not start"
     proc.send_signal(signal.SIGINT)
