@@ -138,14 +138,11 @@ def write_dataset(result, dataset: str | Path, progress=None) -> Path:
         import pyarrow as pa
 
         def arrow(name: str):
-            if name == "cleaning_log":
-                return result.arrow(name) if hasattr(result, "arrow") else pa.Table.from_pandas(
-                    result.log, preserve_index=False)
-            if name in ("quarantine", "conservation"):
-                return pa.Table.from_pandas(getattr(result, name), preserve_index=False)
-            # a CleanResult holds the Arrow tables it made
-            return result.arrow(name) if hasattr(result, "arrow") else pa.Table.from_pandas(
-                result.tables[name], preserve_index=False)
+            if hasattr(result, "arrow") and name not in ("quarantine", "conservation"):
+                return result.arrow(name)  # a CleanResult holds the Arrow tables (and log) it made
+            df = getattr(result, {"cleaning_log": "log"}.get(name, name)) if name in EXTRA_TABLES \
+                else result.tables[name]
+            return pa.Table.from_pandas(df, preserve_index=False)
 
         def write(name: str) -> dict:
             table = arrow(name)
