@@ -19,9 +19,10 @@ quarantined; :func:`clean_sources` checks it and refuses to return otherwise.
 
 Each source is cleaned on its own (:func:`_clean_source`): pseudonyms hash
 "source:raw", so two sources never share a key, a duplicate or a reference between
-tables. The sources' tables are then joined (:func:`_joined`): each source's table is
-sorted already, so putting its runs of equal first keys (a pseudonym) in order sorts the
-whole table; the log and the quarantine keep the order of the sources' sheets.
+tables. Each source's tables are sorted by their keys; a dataset's table is its sources'
+tables one after the other, in the order of the sources' codes (:func:`_joined`), as are
+the log and row conservation; the quarantine is sorted by source, file, sheet and row.
+The same sources give the same bytes whatever order they are named in.
 
 Speed: when the sources' files add up to more than :data:`PARALLEL_BYTES`, the sources
 are cleaned in :data:`WORKERS` worker processes ("forkserver", a source per job, the
@@ -31,11 +32,9 @@ codes are kept as Categoricals with sorted categories from normalisation until t
 are returned (pseudonyms are hashed once per distinct identifier of a source; all
 columns of one identifier share one set of categories), so merging duplicates, the
 cross-table references and the final sort work on integer codes, not on millions of
-Python strings. A worker sends back Arrow tables whose text is a dictionary array of
-those codes; the join takes rows by integer indices and decodes the text once, when
-:func:`evalkit.dataset.write_dataset` asks for the table (:meth:`CleanResult.arrow`).
-The tables a caller reads (``CleanResult.tables``) are converted to pandas, with the
-canonical dtypes (text as ``object``), on first use.
+Python strings. A worker writes its tables as Arrow IPC files, which this process maps
+into memory; the tables a caller reads (``CleanResult.tables``) are converted to
+pandas, with the canonical dtypes (text as ``object``), on first use.
 
 A mistake in the mapping or the files (a missing file or sheet, a mapped column absent,
 an unreadable encoding, a value spelled in a way the mapping does not list) is a
@@ -699,11 +698,11 @@ class _Part:
     unmatched: dict = field(default_factory=dict)
     fingerprints: dict = field(default_factory=dict)  # path -> fingerprint, files in the order first read
     ignored: list = field(default_factory=list)
-    #: table -> (its Arrow schema, its columns sorted by its keys (text as dictionary
-    #: arrays), the row where each run of equal first keys starts, the key of each run),
-    #: or None when no sheet of the source maps a sheet to it
+    #: table -> its Arrow table, sorted by the table's keys, or None when no sheet of the
+    #: source maps to it; from a worker, the path of an Arrow IPC file until
+    #: :func:`_mapped` opens it
     tables: dict = field(default_factory=dict)
-    log: tuple | None = None  # (schema, columns)
+    log: pa.Table | str | None = None
     quarantine: pd.DataFrame | None = None
     conservation: pd.DataFrame | None = None
     cpu: float = 0.0       # CPU seconds of a worker process
@@ -735,8 +734,13 @@ def _clean_source(mapping: Mapping, key: bytes, say=lambda msg: None) -> _Part:
     return part
 
 
-def _clean_in_worker(source: Path, key: bytes, die: bool = False) -> _Part:
-    """:func:`_clean_source` in a worker process, with the CPU seconds and peak memory it took."""
+def _clean_in_worker(source: Path, key: bytes, folder: str, die: bool = False) -> _Part:
+    """:func:`_clean_source` in a worker process, with the CPU seconds and peak memory it took.
+
+    The tables and the log go back as Arrow IPC files in ``folder`` (:func:`_to_files`),
+    which the calling process maps into memory: nothing of their size is pickled,
+    copied down a pipe or decoded again.
+    """
     import resource
     import time
 
@@ -746,9 +750,50 @@ def _clean_in_worker(source: Path, key: bytes, die: bool = False) -> _Part:
     cpu = time.process_time()
     if die:
         os._exit(137)  # what the kernel's out-of-memory killer does: no cleanup, no exception
-    part = _clean_source(load_mapping(source), key)
+    part = _to_files(_clean_source(load_mapping(source), key), Path(folder))
     part.cpu = time.process_time() - cpu
     part.peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return part
+
+
+def _to_files(part: _Part, folder: Path) -> _Part:
+    """The part with each of its Arrow tables (and its log) written to an IPC file in
+    ``folder`` and replaced by the file's path."""
+    import errno
+
+    def written(name: str, table: pa.Table) -> str:
+        path = folder / f"{part.source}.{name}.arrow"
+        try:
+            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+        except OSError as e:
+            if getattr(e, "errno", None) == errno.ENOSPC or "No space" in str(e):
+                raise UserError(f"нет места на диске для временных файлов очистки в {folder} / no space left for "
+                                f"cleaning's temporary files in {folder}; free some space or point TMPDIR "
+                                "elsewhere") from None
+            raise
+        return str(path)
+
+    part.tables = {t: (written(t, table) if table is not None else None) for t, table in part.tables.items()}
+    if part.log is not None:
+        part.log = written("cleaning_log", part.log)
+    return part
+
+
+def _mapped(part: _Part) -> _Part:
+    """The part with each IPC file :func:`_to_files` wrote read back as an Arrow table,
+    memory-mapped (no copy), and the file removed (the mapping keeps its pages)."""
+    def read(path):
+        if not isinstance(path, str):
+            return path
+        with pa.memory_map(path) as source:
+            table = pa.ipc.open_file(source).read_all()
+        with contextlib.suppress(OSError):  # a mapped file cannot be removed on Windows: its folder is, later
+            os.remove(path)
+        return table
+
+    part.tables = {t: read(v) for t, v in part.tables.items()}
+    part.log = read(part.log)
     return part
 
 
@@ -779,6 +824,48 @@ def _main_not_imported():
         vars(main).update(saved)
 
 
+@contextlib.contextmanager
+def _interrupt_held():
+    """Ctrl-C while the worker processes start is held until they have (then raised).
+
+    A worker interrupted half-started, before the pool knows of it, would be left to
+    fail on its own and print multiprocessing's traceback after this process is gone.
+    Only the main thread receives signals; elsewhere nothing is held.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None):
+        yield
+        return
+    held = []
+    previous = signal.signal(signal.SIGINT, lambda *args: held.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
+
+
+def _forget_pool_thread(pool) -> None:
+    """Wait for a stopped pool's manager thread, then drop it from those Python wakes at exit.
+
+    Python 3.11 wakes every pool's manager thread at exit by writing to a pipe the thread
+    may have closed already, and prints that error's traceback (fixed in 3.12). A thread
+    not started is left alone (joining it would raise).
+    """
+    import concurrent.futures.process as cfp
+
+    thread = getattr(pool, "_executor_manager_thread", None)
+    if thread is None or thread.ident is None:
+        return
+    thread.join(timeout=10)
+    if not thread.is_alive():
+        getattr(cfp, "_threads_wakeups", {}).pop(thread, None)
+
+
 def _source_parts(mappings: dict, key: bytes, say) -> list[_Part]:
     """:func:`_clean_source` of every source, in order; in worker processes when big.
 
@@ -797,6 +884,9 @@ def _source_parts(mappings: dict, key: bytes, say) -> list[_Part]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
+    import shutil
+    import tempfile
+
     ctx = multiprocessing.get_context("forkserver")
     # nothing preloaded: the forkserver starts as `python -c` in the current folder, where another
     # copy of evalkit could shadow this one; each worker imports evalkit with this process's sys.path
@@ -804,14 +894,17 @@ def _source_parts(mappings: dict, key: bytes, say) -> list[_Part]:
     say(f"cleaning {len(paths)} sources in {min(workers, len(paths))} worker processes")
     parts: list = [None] * len(paths)
     futures: dict = {}
+    # the workers' tables come back as files here (readable by this user only), mapped into memory
+    folder = tempfile.mkdtemp(prefix="evalkit-clean-")
     pool = ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=ctx)
     try:
-        with _main_not_imported():  # the workers start as the first jobs are submitted
+        with _main_not_imported(), _interrupt_held():  # the workers start as the first jobs are submitted
             for i in sorted(range(len(paths)), key=lambda i: -sizes[i]):
-                futures[pool.submit(_clean_in_worker, paths[i], key, os.environ.get(_FAULT) == paths[i].name)] = i
+                futures[pool.submit(_clean_in_worker, paths[i], key, folder,
+                                    os.environ.get(_FAULT) == paths[i].name)] = i
         for done, fut in enumerate(as_completed(futures), 1):
             try:
-                part = parts[futures[fut]] = fut.result()
+                part = parts[futures[fut]] = _mapped(fut.result())
             except BrokenProcessPool:  # a worker was killed: which source it held is not known
                 left = ", ".join(str(p) for p, got in zip(paths, parts) if got is None)
                 raise UserError(
@@ -831,7 +924,10 @@ def _source_parts(mappings: dict, key: bytes, say) -> list[_Part]:
         for proc in list((getattr(pool, "_processes", None) or {}).values()):  # (no public way in 3.11)
             proc.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
+        _forget_pool_thread(pool)
         raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     pool.shutdown(wait=True)
     return parts
 
@@ -877,37 +973,32 @@ def clean_sources(sources: list[Path], key: bytes, progress=None) -> CleanResult
 
 
 def _joined(parts: list[_Part], key: bytes, src_info: list[dict]) -> CleanResult:
-    """One CleanResult of the sources' parts: each table in key order, the log and the
-    quarantine in the order of the sources' sheets.
+    """One CleanResult of the sources' parts: each table, the log and conservation the
+    sources' own, one after the other in the order of their codes; the quarantine
+    sorted by source, file, sheet and row.
 
-    The tables and the log are joined when first asked for (:meth:`CleanResult.arrow`):
-    :func:`evalkit.dataset.write_dataset` joins and writes them two at a time in threads
-    (Arrow's take, casts and parquet encoding release the GIL), each source's part freed
-    once its table is joined.
+    Each source's tables are sorted by their keys already, so a table is its parts put
+    together as chunks (:func:`_concatenated`), without a copy: what is written, and the
+    same whichever order the sources were given in or whether they were cleaned in one run.
     """
+    order = sorted(range(len(parts)), key=lambda i: parts[i].source)
+    parts, src_info = [parts[i] for i in order], [src_info[i] for i in order]
+
     def table(tname: str) -> pa.Table:
         have = [p.tables[tname] for p in parts if p.tables.get(tname) is not None]
         if not have:  # no source maps a sheet to it
             return pa.Table.from_pandas(schemas.empty_table(tname), preserve_index=False)
-        joined = _merged(have, schemas.KEYS.get(tname) or list(schemas.empty_table(tname).columns))
-        for p in parts:  # freed once joined (not before: a join that fails can be asked for again)
-            p.tables[tname] = None
-        return joined
-
-    def log_table() -> pa.Table:
-        joined = _joined_table([p.log for p in parts])
-        for p in parts:
-            p.log = None
-        return joined
+        return _concatenated(have)
 
     quarantine = [p.quarantine for p in parts]
-    if len(parts) > 1:  # the sources' own orders, merged: a stable sort, as one run's quarantine is sorted
+    if len(parts) > 1:  # one run's quarantine is sorted the same way
         quarantine = [q for q in quarantine if len(q)] or quarantine[:1]
     qdf = pd.concat(quarantine, ignore_index=True) if len(quarantine) > 1 else quarantine[0]
     qdf["row"] = qdf["row"].astype("int64")
     qdf = qdf.sort_values(["source", "file", "sheet", "row"], kind="stable", na_position="first").reset_index(drop=True)
     conservation = pd.concat([p.conservation for p in parts], ignore_index=True)
-    return CleanResult(tables={t: functools.partial(table, t) for t in schemas.TABLES}, log=log_table,
+    return CleanResult(tables={t: functools.partial(table, t) for t in schemas.TABLES},
+                       log=functools.partial(_concatenated, [p.log for p in parts]),
                        quarantine=qdf, conservation=conservation, sources=src_info, key_id=key_id(key),
                        ignored_columns=[i for p in parts for i in p.ignored])
 
@@ -933,105 +1024,24 @@ def _joined_schema(schemas_: list[pa.Schema]) -> pa.Schema:
     return pa.schema(fields, metadata={b"pandas": json.dumps(meta).encode("utf8")})
 
 
-def _one_dictionary(chunks: list[pa.Array]) -> pa.DictionaryArray:
-    """Dictionary arrays (and arrays of nothing, Arrow's null type) as one dictionary array.
+def _concatenated(tables: list[pa.Table]) -> pa.Table:
+    """Arrow tables one after the other, each a chunk of the result (nothing is copied):
+    what ``pa.Table.from_pandas(pd.concat(frames), preserve_index=False)`` gives of the
+    frames behind them, schema and pandas metadata included.
 
-    The dictionaries are put one after the other (a value may then be in it twice,
-    which Arrow allows) and each chunk's indices moved along.
+    A column with nothing in it in one table (Arrow's null type) takes the type it has
+    in the others.
     """
-    dictionaries, indices, offset = [], [], 0
-    for c in chunks:
-        if pa.types.is_dictionary(c.type):
-            at = c.indices.cast(pa.int32())
-            indices.append(pc.add(at, np.int32(offset)) if offset else at)
-            dictionaries.append(c.dictionary)
-            offset += len(c.dictionary)
-        else:
-            indices.append(pa.nulls(len(c), pa.int32()))
-    dictionary = pa.concat_arrays(dictionaries) if dictionaries else pa.array([], type=pa.string())
-    return pa.DictionaryArray.from_arrays(pa.concat_arrays(indices), dictionary)
-
-
-def _joined_table(parts: list[tuple], order: np.ndarray | None = None) -> pa.Table:
-    """One Arrow table of the parts' (schema, columns), its rows taken in ``order``
-    (positions in the parts one after the other; None: as they are).
-
-    What ``pa.Table.from_pandas(pd.concat(frames).take(order), preserve_index=False)``
-    gives of the frames behind the parts. Text comes as dictionary arrays from each
-    source and is decoded once, after the take (a take on integer indices, not on strings).
-    """
-    schema = _joined_schema([sch for sch, _ in parts])
-    n = sum(len(cols[0]) for _, cols in parts) if schema.names else 0
-    taken = pa.array(order) if order is not None else None
-
-    def column(j: int):
-        f = schema.field(j)
-        chunks = [cols[j] for _, cols in parts]
-        if pa.types.is_null(f.type):
-            return pa.nulls(n)
-        if any(pa.types.is_dictionary(c.type) for c in chunks):
-            col = _one_dictionary(chunks)
-            return _decoded(col.take(taken) if taken is not None else col)
-        col = pa.chunked_array([pa.nulls(len(c), f.type) if pa.types.is_null(c.type) else c for c in chunks],
-                               type=f.type)
-        # a take from one chunk is several times faster than from many
-        return col.combine_chunks().take(taken) if taken is not None else col
-
-    if n < _PARALLEL_ROWS:
-        return pa.Table.from_arrays([column(j) for j in range(len(schema))], schema=schema)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(WORKERS) as pool:  # Arrow's takes and casts release the GIL
-        return pa.Table.from_arrays(list(pool.map(column, range(len(schema)))), schema=schema)
-
-
-#: rows from which a joined table's columns are made in threads
-_PARALLEL_ROWS = 1_000_000
-
-
-def _merged(parts: list[tuple], keys: list[str]) -> pa.Table:
-    """The sources' parts of one canonical table as one Arrow table, sorted by ``keys``.
-
-    Each part is sorted already and its first key is a pseudonym (or the source's code),
-    which no other source holds: putting the parts' runs of equal first keys in order
-    (a stable sort of one key per run, not per row) sorts the whole table. When that does
-    not hold (a first key missing, or met in two sources), pyarrow sorts by all the keys.
-    """
-    if len(parts) == 1:
-        return _joined_table([parts[0][:2]])
-    n = sum(len(cols[0]) for _, cols, _, _ in parts)
-    by_runs = all(starts is not None for _, _, starts, _ in parts)
-    if by_runs:
-        offsets = np.cumsum([0] + [len(cols[0]) for _, cols, _, _ in parts])
-        starts = np.concatenate([s + o for (_, _, s, _), o in zip(parts, offsets)]).astype(np.int64)
-        run_keys = pa.concat_arrays([k for _, _, _, k in parts])
-        runs = pc.sort_indices(run_keys).to_numpy()
-        ordered = run_keys.take(pa.array(runs))
-        by_runs = not run_keys.null_count and not (
-            len(ordered) > 1 and pc.any(pc.equal(ordered[1:], ordered[:-1])).as_py())
-    if not by_runs:
-        table = _joined_table([p[:2] for p in parts])
-        return table.take(pc.sort_indices(table, sort_keys=[(k, "ascending", "at_end") for k in keys]))
-    lengths = (np.append(starts[1:], n) - starts)[runs]
-    order = np.repeat(starts[runs] - (np.cumsum(lengths) - lengths), lengths) + np.arange(n, dtype=np.int64)
-    return _joined_table([p[:2] for p in parts], order)
-
-
-def _runs(column: pd.Series) -> tuple[np.ndarray | None, pa.Array | None]:
-    """Where each run of equal values of a sorted text column starts, and its value (as
-    Arrow text); (None, None) for a column of another kind."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes, uniques = np.asarray(column.array.codes), column.array.categories.to_numpy(dtype=object)
-    elif column.dtype == object:
-        codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    else:
-        return None, None
-    if not all(isinstance(u, str) for u in uniques[:1]):
-        return None, None
-    starts = np.flatnonzero(np.r_[len(codes) > 0, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, np.int64)
-    at = codes[starts]
-    keys = pa.array(np.asarray(uniques, dtype=object), type=pa.string()).take(pa.array(at, mask=at < 0))
-    return starts.astype(np.int64), keys
+    if len(tables) == 1:
+        return tables[0]
+    schema = _joined_schema([t.schema for t in tables])
+    columns = []
+    for j, f in enumerate(schema):
+        chunks = [c for t in tables for c in
+                  ([pa.nulls(t.num_rows, f.type)] if pa.types.is_null(t.schema.field(j).type) and
+                   not pa.types.is_null(f.type) else t.column(j).chunks)]
+        columns.append(pa.chunked_array(chunks, type=f.type))
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _sorted_union(arrays: list) -> pd.Index:
@@ -1296,7 +1306,8 @@ def _assemble(sheets: list[_Sheet], out: _Part, say=lambda msg: None) -> None:
             table = pa.Table.from_pandas(clean.assign(**{c: _objects(cat) for c, cat in coded.items()}),
                                          preserve_index=False)
             got = table.schema, [c.combine_chunks() for c in table.columns]
-        out.tables[tname] = (*got, *_runs(clean[keys[0]]))
+        schema, arrays = got
+        out.tables[tname] = pa.Table.from_arrays([_decoded(a) for a in arrays], schema=schema)
         del clean, coded
 
     # the log, the quarantine, and row conservation
@@ -1345,7 +1356,7 @@ def _assemble(sheets: list[_Sheet], out: _Part, say=lambda msg: None) -> None:
                      "read": int(len(lines)), "kept": int(k.sum()), "merged": int(mg.sum()),
                      "quarantined": int(q.sum())})
     log_table = pa.Table.from_pandas(logdf, preserve_index=False, nthreads=1)
-    out.log = log_table.schema, [c.combine_chunks() for c in log_table.columns]
+    out.log = log_table
     out.quarantine = qdf
     out.conservation = pd.DataFrame(cons, columns=CONSERVATION_COLUMNS)
 

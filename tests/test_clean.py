@@ -47,9 +47,14 @@ def test_round_trip_recovers_the_truth_except_what_the_generator_broke(demo_sour
     _, lost = read_defects(demo_source)
     for table in schemas.TABLES:
         gone = lost.loc[lost["table"] == table, "truth_row"].to_numpy()
-        expect = _hash_truth(truth[table].drop(index=gone))
-        keys = schemas.KEYS[table] or list(expect.columns)
-        expect = expect.sort_values(keys, kind="stable").reset_index(drop=True)
+        raw = truth[table].drop(index=gone)
+        keys = schemas.KEYS[table] or list(raw.columns)
+        # a dataset is its sources' tables one after the other, each sorted by its keys: the
+        # source is the first key's (an identifier is "source:raw" in the truth; costs: the org)
+        first = raw[keys[0]].astype(str)
+        source = first.str.split(":", n=1).str[0] if keys[0] in ID_FIELDS else first
+        expect = _hash_truth(raw).assign(_source=source.to_numpy())
+        expect = expect.sort_values(["_source", *keys], kind="stable").reset_index(drop=True)
         got = cleaned.tables[table]
         pd.testing.assert_frame_equal(got, expect[list(got.columns)], check_dtype=True, obj=table)
 
@@ -195,17 +200,21 @@ def _from_codes(frame: pd.DataFrame, coded: dict):
     return pa.Table.from_arrays([C._decoded(a) for a in arrays], schema=schema)
 
 
-def test_sources_cleaned_apart_join_as_pandas_concatenates_and_sorts_them(demo_source, cleaned):
-    """Each source is cleaned on its own; the joined tables are the sources' tables
-    concatenated and sorted by their keys, the log and conservation concatenated, the
-    quarantine concatenated and sorted, as pandas would do it."""
+def test_a_dataset_is_its_sources_cleaned_apart_one_after_the_other(demo_source, cleaned):
+    """Each source is cleaned on its own; a table of the dataset is the sources' tables
+    (each sorted by its keys) one after the other in the order of the sources' codes,
+    as pandas would concatenate them, and so are the log and conservation; the
+    quarantine is the sources' quarantines sorted by source, file, sheet and row."""
     import pyarrow as pa
 
     apart = [clean_sources([demo_source / o], KEY) for o in ORGS]
+    assert [r.sources[0]["source"] for r in apart] == sorted(r.sources[0]["source"] for r in apart)
     for name in schemas.TABLES:
         keys = schemas.KEYS.get(name) or list(schemas.empty_table(name).columns)
-        want = pd.concat([r.tables[name] for r in apart], ignore_index=True).sort_values(
-            keys, kind="stable", na_position="last").reset_index(drop=True)
+        for r in apart:  # each source's table is sorted by its keys
+            t = r.tables[name]
+            assert t.equals(t.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)), name
+        want = pd.concat([r.tables[name] for r in apart], ignore_index=True)
         pd.testing.assert_frame_equal(cleaned.tables[name], want)
         arrow = pa.Table.from_pandas(want, preserve_index=False)
         assert cleaned.arrow(name).schema.equals(arrow.schema, check_metadata=True), name
@@ -217,12 +226,27 @@ def test_sources_cleaned_apart_join_as_pandas_concatenates_and_sorts_them(demo_s
     pd.testing.assert_frame_equal(cleaned.quarantine, want)
 
 
-def test_reading_in_worker_processes_gives_the_same_result(demo_source, cleaned, monkeypatch):
+def test_the_order_sources_are_named_in_changes_no_byte(demo_source, tmp_path):
+    a = write_dataset(clean_sources([demo_source / o for o in ORGS], KEY), tmp_path / "a")
+    b = write_dataset(clean_sources([demo_source / o for o in reversed(ORGS)], KEY), tmp_path / "b")
+    files = sorted(p.name for p in Path(a).resolve().iterdir() if p.suffix in (".parquet", ".csv"))
+    assert "children.parquet" in files and "cleaning_log.parquet" in files
+    for f in files:
+        assert (Path(a) / f).read_bytes() == (Path(b) / f).read_bytes(), f
+    ma, mb = read_manifest(a), read_manifest(b)
+    assert ma["sources"] == mb["sources"] and ma["conservation"] == mb["conservation"]
+
+
+def test_reading_in_worker_processes_gives_the_same_result(demo_source, cleaned, monkeypatch, tmp_path):
+    import tempfile
+
     monkeypatch.setattr(C, "PARALLEL_BYTES", 0)  # the demo is small: force the worker processes
     monkeypatch.delenv("EVALKIT_CLEAN_WORKERS", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the workers' files go
     cpu = C.WORKER_CPU[0]
     parallel = clean_sources([demo_source / o for o in ORGS], KEY)
     assert C.WORKER_CPU[0] > cpu  # the tables were read in the workers
+    assert not list(tmp_path.glob("evalkit-*"))  # their files are mapped and gone
     for name, df in cleaned.tables.items():
         pd.testing.assert_frame_equal(parallel.tables[name], df)
     for got, want in ((parallel.log, cleaned.log), (parallel.quarantine, cleaned.quarantine),
@@ -368,63 +392,25 @@ def test_concat_by_codes_is_pandas_concat():
                                       pd.concat(reordered, ignore_index=not keep))
 
 
-def _part(df: pd.DataFrame, keys: list[str]) -> tuple:
-    """A source's part of a table as _assemble makes it: sorted, text as categorical codes."""
-    df = df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
-    coded = {}
-    for c in df.columns:
-        if df[c].dtype == object:
-            df[c] = pd.Categorical(df[c].to_numpy(dtype=object))
-            coded[c] = df[c].array
-    return (*C._coded_arrays(df, coded), *C._runs(df[keys[0]]))
-
-
 _PART_ROWS = st.lists(st.tuples(st.sampled_from(["k1", "k2", "ж", None]), _VALS, st.sampled_from([1.5, 2.5, None]),
                                 st.integers(0, 2)), max_size=12)
 
 
 @given(st.lists(_PART_ROWS, min_size=1, max_size=4))
 @settings(max_examples=150, deadline=None)
-def test_property_merged_parts_are_the_sorted_concatenation(parts_rows):
-    """Parts joined by their runs of first keys, or by a full sort when a first key is
-    missing or in two parts, give pandas' stable sort of the concatenation (and pyarrow's
-    schema of it, a column empty in some part included)."""
+def test_property_concatenated_tables_are_what_pyarrow_makes_of_pandas_concat(parts_rows):
+    """Sources' tables put together as chunks are pyarrow's table of pandas' concatenation
+    of their frames: the same values, schema and pandas metadata, a column with nothing
+    in it in some source (Arrow's null type) included."""
     import pyarrow as pa
 
     frames = [pd.DataFrame(rows, columns=["k", "t", "x", "n"]).astype({"k": object, "t": object, "x": "float64",
                                                                        "n": "int64"}) for rows in parts_rows]
-    keys = ["k", "n"]
-    want = pd.concat(frames, ignore_index=True).sort_values(keys, kind="stable", na_position="last")
-    want = pa.Table.from_pandas(want.reset_index(drop=True), preserve_index=False)
-    got = C._merged([_part(f, keys) for f in frames], keys)
+    want = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+    got = C._concatenated([pa.Table.from_pandas(f, preserve_index=False) for f in frames])
     assert got.equals(want)
     assert got.schema.equals(want.schema, check_metadata=True)
-
-
-def test_one_source_keys_in_another_source_are_sorted_by_every_key():
-    frames = [pd.DataFrame({"k": ["a", "b"], "n": [2, 1]}), pd.DataFrame({"k": ["a", "c"], "n": [1, 0]})]
-    got = C._merged([_part(f, ["k", "n"]) for f in frames], ["k", "n"])
-    assert got.column("k").to_pylist() == ["a", "a", "b", "c"] and got.column("n").to_pylist() == [1, 2, 1, 0]
-
-
-def test_big_tables_are_joined_column_by_column_in_threads_the_same(monkeypatch):
-    import pyarrow as pa
-
-    rng = np.random.default_rng(7)
-    frames = [pd.DataFrame({"k": rng.choice(["a", "b", "c", "d", None], 40).astype(object),
-                            "n": rng.integers(0, 3, 40), "x": rng.random(40)}) for _ in range(3)]
-    for f in frames[1:]:
-        f.loc[f.index[:5], "x"] = np.nan
-    keys = ["k", "n"]
-    want = pd.concat(frames, ignore_index=True).sort_values(keys, kind="stable", na_position="last")
-    want = pa.Table.from_pandas(want.reset_index(drop=True), preserve_index=False)
-    monkeypatch.setattr(C, "_PARALLEL_ROWS", 0)
-    got = C._merged([_part(f, keys) for f in frames], keys)
-    assert got.equals(want) and got.schema.equals(want.schema, check_metadata=True)
-    unique = [pd.DataFrame({"k": [f"s{i}_{j}" for j in range(30)], "n": np.arange(30)}) for i in range(3)]
-    want = pa.Table.from_pandas(pd.concat(unique, ignore_index=True).sort_values(keys).reset_index(drop=True),
-                                preserve_index=False)
-    assert C._merged([_part(f, keys) for f in unique], keys).equals(want)  # joined by runs
+    pd.testing.assert_frame_equal(got.to_pandas(), pd.concat(frames, ignore_index=True))
 
 
 def test_a_killed_worker_gives_a_clear_message_and_no_dataset(demo_source, tmp_path, monkeypatch):
@@ -515,7 +501,9 @@ def test_ctrl_c_stops_the_cleaning_workers_with_exit_130(demo_source, tmp_path):
         "C.PARALLEL_BYTES = 0\n"
         "if __name__ == '__main__':\n"
         "    sys.exit(main(sys.argv[1:]))\n", encoding="utf-8")
-    env = dict(os.environ, EVALKIT_CLEAN_WORKERS="2", EVALKIT_HOME=str(tmp_path), EVALKIT_KEY_FILE=str(tmp_path / "k"))
+    (tmp_path / "tmp").mkdir()
+    env = dict(os.environ, EVALKIT_CLEAN_WORKERS="2", EVALKIT_HOME=str(tmp_path), EVALKIT_KEY_FILE=str(tmp_path / "k"),
+               TMPDIR=str(tmp_path / "tmp"))
     proc = subprocess.Popen([sys.executable, str(script), "clean", *(str(demo_source / o) for o in ORGS),
                              "--out", str(tmp_path / "ds")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -533,6 +521,7 @@ def test_ctrl_c_stops_the_cleaning_workers_with_exit_130(demo_source, tmp_path):
     assert proc.returncode == 130, out
     assert "interrupted" in out and "Traceback" not in out
     assert not (tmp_path / "ds").exists()  # nothing written
+    assert not list((tmp_path / "tmp").glob("evalkit-*"))  # nor left in the temporary folder
     deadline = time.time() + 15
     while any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers) and time.time() < deadline:
         time.sleep(0.2)
@@ -542,16 +531,16 @@ def test_ctrl_c_stops_the_cleaning_workers_with_exit_130(demo_source, tmp_path):
 def test_a_join_that_fails_can_be_asked_for_again_and_loses_nothing(demo_source, cleaned, monkeypatch):
     want = cleaned.tables["children"]
     res = clean_sources([demo_source / o for o in ORGS], KEY)
-    merged = C._merged
+    concatenated = C._concatenated
     calls = []
 
-    def failing_once(parts, keys):
-        calls.append(keys)
+    def failing_once(tables):
+        calls.append(len(tables))
         if len(calls) == 1:
             raise MemoryError("simulated")
-        return merged(parts, keys)
+        return concatenated(tables)
 
-    monkeypatch.setattr(C, "_merged", failing_once)
+    monkeypatch.setattr(C, "_concatenated", failing_once)
     with pytest.raises(MemoryError):
         res.tables["children"]
     pd.testing.assert_frame_equal(res.tables["children"], want)
