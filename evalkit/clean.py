@@ -747,6 +747,9 @@ def _clean_in_worker(source: Path, key: bytes, folder: str, die: bool = False) -
     # each worker has a core of its own to keep busy: pyarrow's pool of threads would only
     # make the two workers take turns
     pa.set_cpu_count(1)
+    # pandera's checks import hypothesis (0.4 s) for strategies that synthesise data, which
+    # a worker never does: in a worker process, pandera finds it absent
+    sys.modules.setdefault("hypothesis", None)
     cpu = time.process_time()
     if die:
         os._exit(137)  # what the kernel's out-of-memory killer does: no cleanup, no exception

@@ -16,8 +16,8 @@ Writing is atomic: a new version is written completely into its own folder and o
 then does the ``<dataset>`` link switch to it (``os.replace`` of a symlink is atomic on
 POSIX), so a failure or a kill mid-way leaves the previous dataset untouched.
 
-The same inputs and key give byte-identical parquet files (rows sorted by key, no
-timestamps inside the files); only ``manifest.json`` records the time.
+The same inputs and key give byte-identical parquet files (each source's rows sorted by
+key, the sources in the order of their codes; no timestamps inside the files); only ``manifest.json`` records the time.
 """
 
 from __future__ import annotations
@@ -69,44 +69,46 @@ def _write_table(table, path: Path) -> None:
 def _quarantine_xlsx(quarantine: pd.DataFrame, folder: Path) -> None:
     """One sheet per table, the raw values spelled out as columns, Russian headers.
 
-    Written in openpyxl's write-only mode. When a table has more than ``XLSX_MAX_ROWS``
-    quarantined rows, its sheet holds the first ones and says where the rest are, and the
-    whole quarantine is also written as ``quarantine.csv``.
+    Written by XlsxWriter row by row (``constant_memory``). When a table has more than
+    ``XLSX_MAX_ROWS`` quarantined rows, its sheet holds the first ones and says where the
+    rest are, and the whole quarantine is also written as ``quarantine.csv`` (UTF-8 with
+    a byte-order mark, which Excel needs to read Cyrillic; pyarrow's CSV writer).
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    import xlsxwriter
 
-    wb = Workbook(write_only=True)
     capped = [t for t, n in quarantine["table"].value_counts().items() if n > XLSX_MAX_ROWS]
-    ws = wb.create_sheet("Читать")
-    ws.append(["Строки выгрузки, которые не удалось использовать, и все причины. Исправьте их в исходном файле "
-               "(файл, лист и строка указаны) и запустите evalkit clean снова."])
-    ws.append(["Rows of the export that could not be used, with every reason. Fix them in the source file "
-               "(file, sheet and row are given) and run evalkit clean again."])
-    ws.append([f"Всего строк / rows in total: {len(quarantine)}"])
+    wb = xlsxwriter.Workbook(str(folder / "quarantine.xlsx"), {"constant_memory": True})
+    bold = wb.add_format({"bold": True})
+    lines = ["Строки выгрузки, которые не удалось использовать, и все причины. Исправьте их в исходном файле "
+             "(файл, лист и строка указаны) и запустите evalkit clean снова.",
+             "Rows of the export that could not be used, with every reason. Fix them in the source file "
+             "(file, sheet and row are given) and run evalkit clean again.",
+             f"Всего строк / rows in total: {len(quarantine)}"]
     if capped:
-        ws.append([f"В листах {capped} показаны первые {XLSX_MAX_ROWS} строк; все строки — в quarantine.csv / "
-                   f"sheets {capped} show the first {XLSX_MAX_ROWS} rows; every row is in quarantine.csv"])
+        lines.append(f"В листах {capped} показаны первые {XLSX_MAX_ROWS} строк; все строки — в quarantine.csv / "
+                     f"sheets {capped} show the first {XLSX_MAX_ROWS} rows; every row is in quarantine.csv")
+    ws = wb.add_worksheet("Читать")
+    for i, line in enumerate(lines):
+        ws.write_string(i, 0, line)
     for table, g in quarantine.groupby("table", sort=False):
         g = g.head(XLSX_MAX_ROWS)
         raw = [json.loads(r) for r in g["raw"]]
         raw_cols = list(dict.fromkeys(c for r in raw for c in r))
-        ws = wb.create_sheet(table[:31])
-        ws.column_dimensions["E"].width = 80
-        ws.freeze_panes = "A2"
-        head = []
-        for h in ["источник", "файл", "лист", "строка", "причины", *raw_cols]:
-            c = WriteOnlyCell(ws, value=h)
-            c.font = Font(bold=True)
-            head.append(c)
-        ws.append(head)
-        for (src, file, sheet, row, reasons), cells in zip(
-                g[["source", "file", "sheet", "row", "reasons"]].itertuples(index=False, name=None), raw):
-            ws.append([src, file, sheet, int(row), reasons, *(cells.get(c) for c in raw_cols)])
-    wb.save(folder / "quarantine.xlsx")
+        ws = wb.add_worksheet(table[:31])
+        ws.set_column("E:E", 80)
+        ws.freeze_panes(1, 0)
+        ws.write_row(0, 0, ["источник", "файл", "лист", "строка", "причины", *raw_cols], bold)
+        for i, ((src, file, sheet, row, reasons), cells) in enumerate(zip(
+                g[["source", "file", "sheet", "row", "reasons"]].itertuples(index=False, name=None), raw), 1):
+            ws.write_row(i, 0, [src, file, sheet, int(row), reasons, *(cells.get(c) for c in raw_cols)])
+    wb.close()
     if capped:
-        quarantine.to_csv(folder / "quarantine.csv", index=False, encoding="utf-8-sig")
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        with open(folder / "quarantine.csv", "wb") as f:
+            f.write("\ufeff".encode("utf-8"))
+            pcsv.write_csv(pa.Table.from_pandas(quarantine, preserve_index=False), f)
 
 
 def write_dataset(result, dataset: str | Path, progress=None) -> Path:
@@ -131,7 +133,7 @@ def write_dataset(result, dataset: str | Path, progress=None) -> Path:
                     "sources": result.sources, "tables": {}, "extra": {},
                     "conservation": result.conservation.to_dict(orient="records"),
                     "ignored_columns": result.ignored_columns}
-        # quarantine.xlsx (openpyxl, Python) is written in a thread while the parquet files are
+        # quarantine.xlsx (XlsxWriter, Python) is written in a thread while the parquet files are
         # encoded and compressed, two at a time (pyarrow, C++, without the GIL): both cores work
         from concurrent.futures import ThreadPoolExecutor
 

@@ -48,6 +48,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 from collections.abc import Mapping
@@ -280,8 +281,42 @@ def _keys(model: type[pa.DataFrameModel]) -> list[str]:
     return [name for name, col in s.columns.items() if col.unique]
 
 
+@contextlib.contextmanager
+def _pandas_only_annotations():
+    """Build the models' schemas without pandera importing dask.dataframe.
+
+    To tell dask frames in a model's annotations from pandas ones, pandera imports
+    ``dask.dataframe`` (0.4 s, a third of importing this module) when dask is installed,
+    as it is for evalkit's batch runner. These models annotate pandas only: while their
+    schemas are built (and cached by pandera for this thread), pandera's dask typing is a
+    stand-in saying dask is absent; afterwards pandera is left as it was, its real dask
+    typing imported when something else asks for it.
+    """
+    import sys
+    import types
+
+    import pandera.typing as typing
+
+    if "pandera.typing.dask" in sys.modules:
+        yield
+        return
+    stand_in = types.ModuleType("pandera.typing.dask")
+    stand_in.DASK_INSTALLED = False
+    sys.modules["pandera.typing.dask"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("pandera.typing.dask") is stand_in:
+            del sys.modules["pandera.typing.dask"]
+        if getattr(typing, "dask", None) is stand_in:
+            delattr(typing, "dask")
+        for cached in ("get_dataframe_types", "get_series_types", "get_index_types"):
+            getattr(getattr(typing, cached, None), "cache_clear", lambda: None)()
+
+
 #: Key columns per table: the primary key, the composite unique key, or [] (services).
-KEYS: dict[str, list[str]] = {name: _keys(model) for name, model in TABLES.items()}
+with _pandas_only_annotations():
+    KEYS: dict[str, list[str]] = {name: _keys(model) for name, model in TABLES.items()}
 
 #: Cross-table rules checked by :func:`check_dataset`: rule -> (table, column, description).
 CROSS_TABLE_RULES: dict[str, tuple[str, str, str]] = {

@@ -4,6 +4,7 @@ data, determinism, atomic writes."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -289,6 +290,27 @@ def test_quarantine_xlsx_opens_with_a_sheet_per_table(demo_source, tmp_path, cle
     children = book["children"]
     assert {"файл", "лист", "строка", "причины"} <= set(children.columns)
     assert len(children) == (cleaned.quarantine["table"] == "children").sum()
+    first = cleaned.quarantine[cleaned.quarantine["table"] == "children"].iloc[0]
+    assert children["строка"].iloc[0] == first["row"] and children["причины"].iloc[0] == first["reasons"]
+    for column, value in json.loads(first["raw"]).items():  # the raw cells, spelled out as columns
+        assert str(children[column].iloc[0]) == value
+
+
+def test_a_long_quarantine_is_capped_in_the_workbook_and_whole_in_a_csv(demo_source, tmp_path, cleaned, monkeypatch):
+    from evalkit import dataset
+
+    monkeypatch.setattr(dataset, "XLSX_MAX_ROWS", 3)
+    path = Path(write_dataset(cleaned, tmp_path / "x"))
+    book = pd.read_excel(path / "quarantine.xlsx", sheet_name=None, engine="calamine", header=None)
+    q = cleaned.quarantine
+    for table, n in q["table"].value_counts().items():
+        assert len(book[table]) - 1 == min(n, 3), table  # a header and at most 3 rows
+    readme = " ".join(book["Читать"][0].astype(str))
+    assert "quarantine.csv" in readme and f"{len(q)}" in readme
+    assert (path / "quarantine.csv").read_bytes()[:3] == b"\xef\xbb\xbf"  # a byte-order mark: Excel reads Cyrillic
+    back = pd.read_csv(path / "quarantine.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    want = q.astype({"row": str}).fillna("")
+    pd.testing.assert_frame_equal(back, want, check_dtype=False)
 
 
 # ----------------------------------------------------------------------------- the fast paths agree with pandas
