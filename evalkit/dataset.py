@@ -146,8 +146,7 @@ def write_dataset(result, dataset: str | Path, progress=None) -> Path:
                 else result.tables[name]
             return pa.Table.from_pandas(df, preserve_index=False)
 
-        def write(name: str) -> dict:
-            table = arrow(name)
+        def write(name: str, table) -> dict:
             p = staging / f"{name}.parquet"
             _write_table(table, p)
             if name in schemas.TABLES:
@@ -156,10 +155,15 @@ def write_dataset(result, dataset: str | Path, progress=None) -> Path:
                     os._exit(137)  # what a kill -9 does: no cleanup, no exception handlers
             return {"rows": table.num_rows, "columns": table.column_names, "sha256": _sha256(p)}
 
+        names = list(schemas.TABLES) + ["cleaning_log", "quarantine", "conservation"]
         with ThreadPoolExecutor(1) as side, ThreadPoolExecutor(2) as pool:
             workbook = side.submit(_quarantine_xlsx, result.quarantine, staging)
-            names = list(schemas.TABLES) + ["cleaning_log", "quarantine", "conservation"]
-            for name, written in zip(names, pool.map(write, names)):
+            # the largest first, so that the two threads end together (the manifest keeps the canonical order)
+            tables = {name: arrow(name) for name in names}
+            jobs = {name: pool.submit(write, name, tables.pop(name))
+                    for name in sorted(names, key=lambda n: -tables[n].nbytes)}
+            for name in names:
+                written = jobs[name].result()
                 if name in schemas.TABLES:
                     manifest["tables"][name] = written
                 else:
