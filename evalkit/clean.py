@@ -496,6 +496,65 @@ def _texts(values: pd.Series) -> np.ndarray:
     return table[codes]
 
 
+def _arrow_texts(values: pd.Series) -> pa.Array:
+    """``pa.array(_texts(values), type=pa.string())``, without a Python string per row:
+    the texts of the distinct values, taken for each row by Arrow."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):  # the text of a str is itself
+        arr = pa.array(values.array)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        return arr.cast(pa.string())
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = np.asarray(values.array.codes)
+        used, at = np.unique(codes, return_inverse=True)
+        categories = dtype.categories.to_numpy()
+        texts = [None if c < 0 else _text(categories[c]) for c in used.tolist()]
+    else:
+        at, uniques = pd.factorize(values, use_na_sentinel=True)
+        if dtype == "datetime64[ns]" and (uniques == uniques.normalize()).all():  # str(Timestamp.date())
+            texts = np.datetime_as_string(np.asarray(uniques, dtype="datetime64[D]"), unit="D").tolist()
+        else:
+            texts = [_text(u) for u in uniques]
+    at = np.asarray(at, dtype=np.int64).reshape(-1)
+    return pa.array(texts, type=pa.string()).take(pa.array(at, mask=at < 0))
+
+
+def _repeated(value: str | None, n: int) -> pa.Array:
+    """A text (or nothing) ``n`` times, as Arrow text."""
+    if value is None:
+        return pa.nulls(n, pa.string())
+    return pa.array([value], type=pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
+
+
+def _log_table(chunks: list[dict]) -> pa.Table:
+    """The cleaning log of a source: its chunks (column -> Arrow array or numpy ``row``/``_k``)
+    put together and sorted by ``_k`` (sheet, then row; stable), with the schema and pandas
+    metadata pyarrow gives the frame of :data:`LOG_COLUMNS` (``pa.Table.from_pandas``):
+    text columns with no value at all are Arrow's null type."""
+    chunks = [c for c in chunks if len(c["row"])]
+    arrays = {}
+    for c in LOG_COLUMNS:
+        if c == "row":
+            arrays[c] = np.concatenate([ch[c] for ch in chunks]).astype(np.int64) if chunks else np.zeros(0, np.int64)
+        else:
+            arrays[c] = pa.concat_arrays([ch[c] for ch in chunks]) if chunks else pa.nulls(0, pa.string())
+    if chunks:
+        order = pa.array(np.argsort(np.concatenate([ch["_k"] for ch in chunks]), kind="stable"))
+        arrays = {c: (a[order.to_numpy()] if c == "row" else a.take(order)) for c, a in arrays.items()}
+    n = len(arrays["row"])
+    sample = {}
+    for c in LOG_COLUMNS:
+        if c == "row":
+            sample[c] = arrays[c][:1]
+        else:
+            present = arrays[c].drop_null()
+            sample[c] = np.array(present[:1].to_pylist() if len(present) else [None] * min(n, 1), dtype=object)
+    schema = pa.Schema.from_pandas(pd.DataFrame(sample, columns=LOG_COLUMNS), preserve_index=False)
+    columns = [pa.array(arrays[f.name]) if f.name == "row" else
+               (pa.nulls(n) if pa.types.is_null(f.type) else arrays[f.name]) for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatched: dict,
                 fingerprints: dict, ignored: list) -> _Sheet | None:
     path = mapping.folder / spec.file
@@ -551,19 +610,21 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
         else:
             how = n.how
             logged = how.notna().to_numpy() & ~how.isin(list(usual)).to_numpy() & ~failed
-        if logged.any():
+        if logged.any():  # built as Arrow: texts per distinct value, no Python string per row
             raw_v = values[logged]
+            m = len(raw_v)
             if n.distinct is not None:  # a rule text per logged distinct value (the others are never taken)
                 rule_d = np.full(len(how_d) + 1, None, dtype=object)
                 rule_d[np.flatnonzero(logged_d)] = [f"{fname}:{h}" for h in how_d[logged_d]]
-                rules = rule_d[codes[logged]]
+                rules = pa.array(rule_d, type=pa.string()).take(pa.array(codes[logged]))
             else:
-                rules = (f"{fname}:" + how[logged].astype(str)).to_numpy()
-            log_parts.append(pd.DataFrame({
-                "row": values.index[logged].to_numpy(), "column": column,
-                "raw_value": WITHHELD if fname in PERSONAL_FIELDS else _texts(raw_v),
-                "clean_value": WITHHELD if fname in PERSONAL_FIELDS and kind == "id" else _texts(n.clean[logged]),
-                "rule": rules}))
+                rules = pa.array((f"{fname}:" + how[logged].astype(str)).to_numpy(), type=pa.string())
+            log_parts.append({
+                "row": values.index[logged].to_numpy(), "column": _repeated(column, m),
+                "raw_value": _repeated(WITHHELD, m) if fname in PERSONAL_FIELDS else _arrow_texts(raw_v),
+                "clean_value": _repeated(WITHHELD, m) if fname in PERSONAL_FIELDS and kind == "id"
+                else _arrow_texts(n.clean[logged]),
+                "rule": rules})
         return _clean_dtype(kind, n.clean, None if n.distinct is None else n.distinct[0])
 
     for fname, fs in spec.fields.items():
@@ -627,11 +688,10 @@ def _read_table(mapping: Mapping, spec: TableSpec, problems: _Problems, unmatche
             raw_keep[c] = np.where(raw_keep[c].isna().to_numpy(), None, WITHHELD).astype(object)
         else:
             raw_keep[c] = raw_keep[c].map(lambda v: None if v is None else WITHHELD)
-    logdf = pd.concat(log_parts, ignore_index=True) if log_parts else pd.DataFrame(columns=["row", "column", "raw_value", "clean_value", "rule"])
-    logdf.insert(0, "sheet", sheet_name)
-    logdf.insert(0, "file", spec.file)
-    logdf.insert(0, "source", mapping.source)
-    return _Sheet(mapping.source, spec.table, spec.file, sheet_name, lines, out, reasons, raw_keep, [logdf])
+    for part in log_parts:
+        m = len(part["row"])
+        part.update(source=_repeated(mapping.source, m), file=_repeated(spec.file, m), sheet=_repeated(sheet_name, m))
+    return _Sheet(mapping.source, spec.table, spec.file, sheet_name, lines, out, reasons, raw_keep, log_parts)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -1224,7 +1284,7 @@ def _assemble(sheets: list[_Sheet], out: _Part, say=lambda msg: None) -> None:
         for line, rs in sh.reasons.items():
             quarantine.setdefault(int(base | line), []).extend(rs)
         for part in sh.log:  # an integer sort key: sheet, then row (strings sort slowly)
-            part["_k"] = base | part["row"].to_numpy(dtype="int64")
+            part["_k"] = base | np.asarray(part["row"], dtype=np.int64)
         logs.extend(sh.log)
         sh.frame["_rid"] = base | sh.frame.pop("_line").to_numpy(dtype="int64")
         frames.setdefault(sh.table, []).append(sh.frame)
@@ -1315,11 +1375,7 @@ def _assemble(sheets: list[_Sheet], out: _Part, say=lambda msg: None) -> None:
 
     # the log, the quarantine, and row conservation
     say("writing the cleaning log and the quarantine")
-    if any(len(part) for part in logs):  # sorted by sheet, then row
-        logdf = _concat_plain([part for part in logs if len(part)], sort_by="_k", columns=LOG_COLUMNS)
-    else:
-        logdf = pd.DataFrame(columns=LOG_COLUMNS + ["_k"]).sort_values("_k", kind="stable")[LOG_COLUMNS].reset_index(drop=True)
-    logdf["row"] = logdf["row"].astype("int64")
+    log_table = _log_table(logs)  # sorted by sheet, then row
     qrows = []
     q_sorted = np.sort(np.fromiter(quarantine, dtype="int64"))
     for i in np.unique(q_sorted >> _SHIFT):
@@ -1358,7 +1414,6 @@ def _assemble(sheets: list[_Sheet], out: _Part, say=lambda msg: None) -> None:
         cons.append({"source": sh.source, "table": sh.table, "file": sh.file, "sheet": sh.sheet,
                      "read": int(len(lines)), "kept": int(k.sum()), "merged": int(mg.sum()),
                      "quarantined": int(q.sum())})
-    log_table = pa.Table.from_pandas(logdf, preserve_index=False, nthreads=1)
     out.log = log_table
     out.quarantine = qdf
     out.conservation = pd.DataFrame(cons, columns=CONSERVATION_COLUMNS)
@@ -1463,11 +1518,13 @@ def _dedupe(tname: str, df: pd.DataFrame, quarantine: dict, merged: dict, logs: 
         for r, k in zip(later_rid, kept_line):
             merged[int(r)] = int(k)
         sheet_of = [sheets[int(r >> _SHIFT)] for r in later_rid]
-        logs.append(pd.DataFrame({"source": [sh.source for sh in sheet_of], "file": [sh.file for sh in sheet_of],
-                                  "sheet": [sh.sheet for sh in sheet_of], "row": later_rid & _MASK,
-                                  "column": None, "raw_value": None,
-                                  "clean_value": [f"row {int(k)}" for k in kept_line],
-                                  "rule": "duplicate:merged", "_k": later_rid}))
+        m = len(later_rid)
+        logs.append({"source": pa.array([sh.source for sh in sheet_of], type=pa.string()),
+                     "file": pa.array([sh.file for sh in sheet_of], type=pa.string()),
+                     "sheet": pa.array([sh.sheet for sh in sheet_of], type=pa.string()), "row": later_rid & _MASK,
+                     "column": _repeated(None, m), "raw_value": _repeated(None, m),
+                     "clean_value": pa.array([f"row {int(k)}" for k in kept_line], type=pa.string()),
+                     "rule": _repeated("duplicate:merged", m), "_k": later_rid})
     drop = np.zeros(len(df), dtype=bool)
     drop[rows[later | is_conflict]] = True
     return df[~drop]
@@ -1572,27 +1629,6 @@ def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out = df.take(order)
     out.index = pd.RangeIndex(len(out))  # reset_index(drop=True) would copy every column
     return out
-
-
-def _concat_plain(parts: list[pd.DataFrame], sort_by: str | None = None, columns=None) -> pd.DataFrame:
-    """``pd.concat(parts, ignore_index=True)`` of frames with the same numpy-dtype columns;
-    with ``sort_by``, then ``.sort_values(sort_by, kind="stable")[columns].reset_index(drop=True)``.
-
-    Column by column with numpy: pandas would look at every value of an object column that
-    is all None in some part (the log's "column" of merged duplicates) to decide its dtype,
-    and the sort takes each column once.
-    """
-    names = list(parts[0].columns)
-    dtypes = [parts[0][c].dtype for c in names]
-    if any(list(p.columns) != names or any(p[c].dtype != d for c, d in zip(names, dtypes)) for p in parts) \
-            or not all(isinstance(d, np.dtype) for d in dtypes):
-        out = pd.concat(parts, ignore_index=True)
-        return out if sort_by is None else out.sort_values(sort_by, kind="stable")[columns].reset_index(drop=True)
-    arrays = {c: np.concatenate([p[c].to_numpy() for p in parts]) for c in names}
-    if sort_by is not None:
-        order = np.argsort(arrays[sort_by], kind="stable")
-        arrays = {c: arrays[c][order] for c in columns}
-    return pd.DataFrame(arrays)
 
 
 def _concat(parts: list[pd.DataFrame], keep_index: bool = False) -> pd.DataFrame:

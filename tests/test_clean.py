@@ -382,14 +382,34 @@ def test_sorted_union_positions():
     assert len(empty) == 0 and [len(p) for p in none] == [0, 0]
 
 
-def test_concat_plain_is_pandas_concat():
-    parts = [pd.DataFrame({"a": [None, None], "r": [1, 2]}), pd.DataFrame({"a": ["x", None], "r": [3, 4]}),
-             pd.DataFrame({"a": [None], "r": [5]})]
-    for ps in (parts, parts[:1], [parts[0], parts[2]]):
-        pd.testing.assert_frame_equal(C._concat_plain(ps), pd.concat(ps, ignore_index=True))
-        k = [p.assign(k=-p["r"] % 2) for p in ps]
-        want = pd.concat(k, ignore_index=True).sort_values("k", kind="stable")[["r", "a"]].reset_index(drop=True)
-        pd.testing.assert_frame_equal(C._concat_plain(k, sort_by="k", columns=["r", "a"]), want)
+_CELLS = st.one_of(st.none(), st.sampled_from(["b", " a ", "ж", "", "17", "1.5"]), st.integers(-3, 3),
+                   st.floats(allow_nan=True, allow_infinity=False, width=32), st.booleans(),
+                   st.sampled_from([pd.Timestamp("2020-01-02"), pd.Timestamp("2019-05-06 13:45"), pd.NaT]))
+
+
+@given(st.lists(_CELLS, max_size=15), st.sampled_from(["object", "category", "string", "datetime", "float", "Int64"]))
+@settings(max_examples=200, deadline=None)
+def test_property_arrow_texts_are_the_texts_of_the_log(cells, kind):
+    """The log's texts made by Arrow are ``_texts`` (what the log always held), for every
+    kind of column a normaliser returns or a reader gives."""
+    import pyarrow as pa
+
+    if kind == "string":
+        values = pd.Series([c if c is None else str(c) for c in cells], dtype="string[pyarrow]")
+    elif kind == "category":
+        values = pd.Series([c if c is None else str(c) for c in cells], dtype="category")
+    elif kind == "datetime":
+        values = pd.Series([c if isinstance(c, pd.Timestamp) else pd.NaT for c in cells], dtype="datetime64[ns]")
+    elif kind == "float":
+        values = pd.Series([float(c) if isinstance(c, (int, float)) and not isinstance(c, bool) else None
+                            for c in cells], dtype="float64")
+    elif kind == "Int64":
+        values = pd.Series([c if isinstance(c, int) and not isinstance(c, bool) else None for c in cells],
+                           dtype="Int64")
+    else:
+        values = pd.Series(cells, dtype=object)
+    want = pa.array(C._texts(values), type=pa.string())
+    assert C._arrow_texts(values).equals(want)
 
 
 @given(_ROWS)
