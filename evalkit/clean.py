@@ -496,6 +496,19 @@ def _texts(values: pd.Series) -> np.ndarray:
     return table[codes]
 
 
+def _raw_json(block: pd.DataFrame) -> list[str]:
+    """Each row's raw cells as a JSON object, blanks left out: ``json.dumps({column: text},
+    ensure_ascii=False)``, built column by column (each text escaped by json's C encoder)."""
+    from json.encoder import encode_basestring
+
+    pieces = []
+    for c in block.columns:
+        key = encode_basestring(str(c)) + ": "
+        pieces.append([None if t is None else key + encode_basestring(t) for t in _texts(block[c]).tolist()])
+    return ["{" + ", ".join([p for p in row if p is not None]) + "}" for row in zip(*pieces)] if pieces \
+        else ["{}"] * len(block)
+
+
 def _arrow_texts(values: pd.Series) -> pa.Array:
     """``pa.array(_texts(values), type=pa.string())``, without a Python string per row:
     the texts of the distinct values, taken for each row by Arrow."""
@@ -1376,25 +1389,21 @@ def _assemble(sheets: list[_Sheet], out: _Part, say=lambda msg: None) -> None:
     # the log, the quarantine, and row conservation
     say("writing the cleaning log and the quarantine")
     log_table = _log_table(logs)  # sorted by sheet, then row
-    qrows = []
+    qcols: dict[str, list] = {c: [] for c in QUARANTINE_COLUMNS}
     q_sorted = np.sort(np.fromiter(quarantine, dtype="int64"))
     for i in np.unique(q_sorted >> _SHIFT):
         sh = sheets[int(i)]
         lines = (q_sorted[(q_sorted >> _SHIFT) == i] & _MASK).astype("int64")
         present = lines[np.isin(lines, sh.raw.index.to_numpy())]
-        cells = {}
-        if len(present):  # the raw cells of each quarantined row, blanks left out
-            block = sh.raw.loc[present]
-            texts = {c: _texts(block[c]) for c in block.columns}
-            for j, line in enumerate(present):
-                cells[int(line)] = json.dumps({c: t[j] for c, t in texts.items() if t[j] is not None},
-                                              ensure_ascii=False)
-        for line in lines:
-            rid = int((int(i) << _SHIFT) | int(line))
-            qrows.append({"source": sh.source, "table": sh.table, "file": sh.file, "sheet": sh.sheet,
-                          "row": int(line), "reasons": "; ".join(dict.fromkeys(quarantine[rid])),
-                          "raw": cells.get(int(line), "{}")})
-    qdf = pd.DataFrame(qrows, columns=QUARANTINE_COLUMNS)
+        cells = dict(zip(present.tolist(), _raw_json(sh.raw.loc[present]))) if len(present) else {}
+        base = int(i) << _SHIFT
+        for c, v in (("source", sh.source), ("table", sh.table), ("file", sh.file), ("sheet", sh.sheet)):
+            qcols[c].extend([v] * len(lines))
+        qcols["row"].extend(lines.tolist())
+        qcols["reasons"].extend(["; ".join(dict.fromkeys(quarantine[base | line])) for line in lines.tolist()])
+        qcols["raw"].extend([cells.get(line, "{}") for line in lines.tolist()])
+    qdf = pd.DataFrame({c: np.array(v, dtype=object) if c != "row" else np.array(v, dtype=np.int64)
+                        for c, v in qcols.items()}, columns=QUARANTINE_COLUMNS)
     qdf["row"] = qdf["row"].astype("int64")
     qdf = qdf.sort_values(["source", "file", "sheet", "row"], kind="stable", na_position="first").reset_index(drop=True)
     # row conservation, per raw sheet: every data line read is kept, merged or quarantined

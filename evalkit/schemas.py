@@ -663,9 +663,10 @@ def _category_positions(ref_keys: pd.Categorical, keys: pd.Categorical) -> np.nd
     """
     ref_codes = np.asarray(ref_keys.codes, dtype=np.int64)
     present = np.flatnonzero(ref_codes >= 0)
-    used, first = np.unique(ref_codes[present], return_index=True)  # first row of each code
-    row_of_code = np.full(len(ref_keys.categories) + 1, -1, dtype=np.int64)  # last slot: missing
-    row_of_code[used] = present[first]
+    n = len(ref_codes)
+    row_of_code = np.full(len(ref_keys.categories) + 1, n, dtype=np.int64)  # last slot: missing
+    np.minimum.at(row_of_code, ref_codes[present], present)  # the first row of each code, without a sort
+    row_of_code[row_of_code == n] = -1
     if ref_keys.categories is keys.categories or ref_keys.categories.equals(keys.categories):
         mapped = np.asarray(keys.codes, dtype=np.int64)
     else:

@@ -387,6 +387,19 @@ _CELLS = st.one_of(st.none(), st.sampled_from(["b", " a ", "ж", "", "17", "1.5"
                    st.sampled_from([pd.Timestamp("2020-01-02"), pd.Timestamp("2019-05-06 13:45"), pd.NaT]))
 
 
+@given(st.lists(st.tuples(st.one_of(st.none(), st.text(max_size=6)), st.one_of(st.none(), st.integers(-5, 5)),
+                          st.one_of(st.none(), st.sampled_from(['"', "\\", "\n", "ж", "\x01", "a b"]))), max_size=8))
+@settings(max_examples=150, deadline=None)
+def test_property_raw_cells_json_is_json_dumps_of_the_present_cells(rows):
+    """The quarantine's raw cells (built column by column) are ``json.dumps`` of each row's
+    present cells, as it always was; quotes, backslashes, control characters included."""
+    block = pd.DataFrame(rows, columns=["№ семьи", 'a"b', "c"]).astype(object)
+    want = [json.dumps({c: C._text(v) for c, v in zip(block.columns, r) if C._text(v) is not None},
+                       ensure_ascii=False) for r in block.itertuples(index=False, name=None)]
+    assert C._raw_json(block) == want
+    assert C._raw_json(block[[]]) == ["{}"] * len(block)
+
+
 @given(st.lists(_CELLS, max_size=15), st.sampled_from(["object", "category", "string", "datetime", "float", "Int64"]))
 @settings(max_examples=200, deadline=None)
 def test_property_arrow_texts_are_the_texts_of_the_log(cells, kind):

@@ -488,3 +488,21 @@ def test_table_problems_without_the_text_dtype_check_still_applies_every_other_r
     assert "dtype" in set(strict["rule"])           # org holds a number, not text
     assert "dtype" not in set(loose["rule"])
     assert set(loose["rule"]) == {"range"}         # year 1890 is still out of range
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_key_lookups_on_categorical_codes_find_what_a_lookup_by_value_finds(seed):
+    """Row positions of referenced keys found on categorical codes (as cleaning gives its
+    columns) are those found by value: the first row holding the key, -1 when absent or
+    missing; with the two columns' categories shared or not, and keys repeated."""
+    rng = np.random.default_rng(seed)
+    words = np.array(["a", "b", "c", "d", "e", "ж"], dtype=object)
+    ref = pd.Series(rng.choice(np.append(words[:4], None), rng.integers(0, 12)), dtype=object)
+    keys = pd.Series(rng.choice(np.append(words, None), rng.integers(0, 12)), dtype=object)
+    shared = pd.CategoricalDtype(pd.Index(sorted(words), dtype=object))
+    for ref_cat, keys_cat in ((ref.astype(shared), keys.astype(shared)),
+                              (ref.astype("category"), keys.astype("category"))):
+        got = schemas._category_positions(ref_cat.array, keys_cat.array)
+        first = {v: i for i, v in reversed(list(enumerate(ref.tolist()))) if v is not None}
+        want = [first.get(k, -1) if k is not None else -1 for k in keys.tolist()]
+        assert got.tolist() == want
