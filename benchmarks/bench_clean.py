@@ -32,16 +32,29 @@ def _floor(src: str, out: str) -> str:
 
 
 def run(args, measure):
+    import statistics
+
     families, orgs = (410_000, 20) if args.full else (41_000, 4)
+    repeat = max(1, getattr(args, "repeat", 1))
     label = f"register ({families:,} families, {orgs} orgs, all CSV)"
     with tempfile.TemporaryDirectory() as tmp:
         measure("import evalkit.synth_exports as se\nse.XLSX_MAX_ROWS = 0\n"
                 "from evalkit.synth import synthesize\nfrom evalkit.synth_model import demo_config\n"
                 f"synthesize({tmp + '/src'!r}, demo_config(families={families}, orgs={orgs}), truth_mc_families=0)\n")
-        floor = measure(_floor(f"{tmp}/src", f"{tmp}/floor"))
-        got = measure(_clean(f"{tmp}/src", f"{tmp}/clean", f"{tmp}/workers_peak"))
-        worker_mb = float(open(f"{tmp}/workers_peak").read())
+        floors, cleans = [], []
+        for i in range(repeat):  # alternately, so that a slower spell of the machine falls on both
+            floors.append(measure(_floor(f"{tmp}/src", f"{tmp}/floor{i}")))
+            cleans.append(measure(_clean(f"{tmp}/src", f"{tmp}/clean{i}", f"{tmp}/workers_peak")))
+            worker_mb = float(open(f"{tmp}/workers_peak").read())
+            if repeat > 1:
+                print(f"  run {i + 1}/{repeat}: clean {cleans[-1]['seconds']:.2f} s, floor {floors[-1]['seconds']:.2f} s, "
+                      f"ratio {cleans[-1]['seconds'] / floors[-1]['seconds']:.2f}x", flush=True)
+    got = {"seconds": statistics.median(c["seconds"] for c in cleans),
+           "peak_rss_mb": max(c["peak_rss_mb"] for c in cleans)}
+    floor = statistics.median(f["seconds"] for f in floors)
     print(f"  clean: this process {got['peak_rss_mb']:.0f} MB at its peak, each of the 2 worker processes "
           f"at most {worker_mb:.0f} MB (together at most {got['peak_rss_mb'] + 2 * worker_mb:.0f} MB)", flush=True)
-    yield {"case": label, "seconds": got["seconds"], "peak_rss_mb": got["peak_rss_mb"],
-           "worker_peak_rss_mb": worker_mb, "floor_seconds": floor["seconds"], "ratio": got["seconds"] / floor["seconds"]}
+    yield {"case": label + (f", median of {repeat}" if repeat > 1 else ""), "seconds": got["seconds"],
+           "peak_rss_mb": got["peak_rss_mb"], "worker_peak_rss_mb": worker_mb, "floor_seconds": floor,
+           "ratio": got["seconds"] / floor, "runs": [{"clean_seconds": c["seconds"], "floor_seconds": f["seconds"]}
+                                                     for c, f in zip(cleans, floors)]}

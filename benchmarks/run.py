@@ -45,6 +45,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", action="append", help="run only these benchmarks (e.g. synth)")
     ap.add_argument("--full", action="store_true", help="national size (about a million children)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure subject and floor this many times, alternately, and report medians "
+                         "(benchmarks that support it: clean)")
     args = ap.parse_args(argv)
     names = sorted(p.stem[len("bench_"):] for p in HERE.glob("bench_*.py"))
     if args.only:
