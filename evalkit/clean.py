@@ -208,7 +208,7 @@ class CleanResult:
         return pa.Table.from_pandas(self.tables[name], preserve_index=False)
 
 
-def _coded_arrays(frame: pd.DataFrame, coded: dict) -> tuple[pa.Schema, list] | None:
+def _coded_arrays(frame: pd.DataFrame, coded: dict, texts: dict | None = None) -> tuple[pa.Schema, list] | None:
     """The schema of ``pa.Table.from_pandas(frame, preserve_index=False)`` and the
     columns, those in ``coded`` (text) as Arrow dictionary arrays of their Categoricals'
     codes (:func:`_decoded` gives the text).
@@ -217,6 +217,8 @@ def _coded_arrays(frame: pd.DataFrame, coded: dict) -> tuple[pa.Schema, list] | 
     holding each column's first present value (pyarrow's and pandas' inference of a text
     column sees only whether it holds strings); the other columns are converted as
     pyarrow converts them. None when a type disagrees (the caller converts the frame).
+    ``texts`` caches the Arrow text of each set of categories between calls (the tables of
+    a source share one set per identifier).
     """
     n = len(frame)
     plain = [c for c in frame.columns if c not in coded]
@@ -244,7 +246,12 @@ def _coded_arrays(frame: pd.DataFrame, coded: dict) -> tuple[pa.Schema, list] | 
         elif pa.types.is_string(f.type):
             cat = coded[f.name]
             codes = np.asarray(cat.codes, dtype=np.int32)
-            text = pa.array(cat.categories.to_numpy(dtype=object), type=pa.string())
+            cached = (texts or {}).get(id(cat.categories))
+            if cached is None or cached[0] is not cat.categories:
+                cached = cat.categories, pa.array(cat.categories.to_numpy(dtype=object), type=pa.string())
+                if texts is not None:  # (the categories are kept with their text: their id is not reused)
+                    texts[id(cat.categories)] = cached
+            text = cached[1]
             arrays.append(pa.DictionaryArray.from_arrays(pa.array(np.maximum(codes, 0), mask=codes < 0), text))
             continue
         else:  # pragma: no cover - categories of text are strings
@@ -1357,6 +1364,7 @@ def _assemble(sheets: list[_Sheet], out: _Part, say=lambda msg: None) -> None:
     else:  # pragma: no cover - cascades are at most a few levels deep
         raise RuntimeError("cross-table quarantine did not settle")
 
+    category_texts: dict = {}  # each shared set of categories as Arrow text, made once
     for tname in schemas.TABLES:
         df = tables.get(tname)
         if df is None:
@@ -1377,7 +1385,7 @@ def _assemble(sheets: list[_Sheet], out: _Part, say=lambda msg: None) -> None:
                  if str(template[c].dtype) != ("object" if c in coded else str(clean[c].dtype))}
         if wrong:  # pragma: no cover - the contract's dtypes, cheaply; a failure here is a bug
             raise RuntimeError(f"{tname}: wrong dtypes {wrong}")
-        got = _coded_arrays(clean, coded)
+        got = _coded_arrays(clean, coded, category_texts)
         if got is None:  # pragma: no cover - categories of text are strings
             table = pa.Table.from_pandas(clean.assign(**{c: _objects(cat) for c, cat in coded.items()}),
                                          preserve_index=False)

@@ -59,11 +59,18 @@ def _sha256(path: Path) -> str:
 XLSX_MAX_ROWS = 5_000
 
 
+#: pseudonym columns: nearly every value distinct, so parquet's dictionary encoding (hashing
+#: every value, then falling back to plain pages) is work for nothing (-6% of the writing at
+#: 1M, files 0.4% larger)
+_PLAIN_COLUMNS = {"family_id", "child_id", "case_id"}
+
+
 def _write_table(table, path: Path) -> None:
     """An Arrow table (``pa.Table.from_pandas(frame, preserve_index=False)`` of a frame) as parquet."""
     import pyarrow.parquet as pq
 
-    pq.write_table(table, path, compression="zstd", write_statistics=True)
+    pq.write_table(table, path, compression="zstd", write_statistics=True,
+                   use_dictionary=[c for c in table.column_names if c not in _PLAIN_COLUMNS])
 
 
 def _quarantine_xlsx(quarantine: pd.DataFrame, folder: Path) -> None:
