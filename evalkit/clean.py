@@ -871,7 +871,8 @@ def _mapped(part: _Part) -> _Part:
             return path
         with pa.memory_map(path) as source:
             table = pa.ipc.open_file(source).read_all()
-        with contextlib.suppress(OSError):  # a mapped file cannot be removed on Windows: its folder is, later
+        # (Windows cannot remove a mapped file: there it stays in the temporary folder)
+        with contextlib.suppress(OSError):
             os.remove(path)
         return table
 
