@@ -468,6 +468,22 @@ def test_property_concatenated_tables_are_what_pyarrow_makes_of_pandas_concat(pa
     pd.testing.assert_frame_equal(got.to_pandas(), pd.concat(frames, ignore_index=True))
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device that is always full)")
+def test_a_full_disk_for_the_workers_files_gives_a_clear_message(demo_source, tmp_path):
+    """A worker's tables go to temporary files; a full disk (here a real "no space left"
+    from /dev/full) gives a message naming the folder and what to do, not a traceback."""
+    from evalkit.errors import UserError
+    from evalkit.mapping import load_mapping
+
+    part = C._clean_source(load_mapping(demo_source / "org_a"), KEY)
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    (folder / "org_a.families.arrow").symlink_to("/dev/full")
+    with pytest.raises(UserError) as err:
+        C._to_files(part, folder)
+    assert str(folder) in str(err.value) and "TMPDIR" in str(err.value) and "нет места" in str(err.value)
+
+
 def test_a_killed_worker_gives_a_clear_message_and_no_dataset(demo_source, tmp_path, monkeypatch):
     from evalkit.errors import UserError
 
