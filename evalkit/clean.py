@@ -844,8 +844,10 @@ def _to_files(part: _Part, folder: Path) -> _Part:
     ``folder`` and replaced by the file's path."""
     import errno
 
+    stem = hashlib.sha256(part.source.encode("utf-8")).hexdigest()[:16]  # a source code may hold any character
+
     def written(name: str, table: pa.Table) -> str:
-        path = folder / f"{part.source}.{name}.arrow"
+        path = folder / f"{stem}.{name}.arrow"
         try:
             with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
                 writer.write_table(table)
@@ -979,7 +981,11 @@ def _source_parts(mappings: dict, key: bytes, say) -> list[_Part]:
     parts: list = [None] * len(paths)
     futures: dict = {}
     # the workers' tables come back as files here (readable by this user only), mapped into memory
-    folder = tempfile.mkdtemp(prefix="evalkit-clean-")
+    try:
+        folder = tempfile.mkdtemp(prefix="evalkit-clean-")
+    except OSError as e:
+        raise UserError(f"не удалось создать временную папку / cannot create a temporary folder in "
+                        f"{tempfile.gettempdir()} ({e.strerror or e}); point TMPDIR to a writable folder") from None
     pool = ProcessPoolExecutor(max_workers=min(workers, len(paths)), mp_context=ctx)
     try:
         with _main_not_imported(), _interrupt_held():  # the workers start as the first jobs are submitted

@@ -478,10 +478,24 @@ def test_a_full_disk_for_the_workers_files_gives_a_clear_message(demo_source, tm
     part = C._clean_source(load_mapping(demo_source / "org_a"), KEY)
     folder = tmp_path / "tmp"
     folder.mkdir()
-    (folder / "org_a.families.arrow").symlink_to("/dev/full")
+    for name in ("families", "children"):  # (whichever the worker writes first)
+        (folder / f"{hashlib.sha256(b'org_a').hexdigest()[:16]}.{name}.arrow").symlink_to("/dev/full")
     with pytest.raises(UserError) as err:
         C._to_files(part, folder)
     assert str(folder) in str(err.value) and "TMPDIR" in str(err.value) and "нет места" in str(err.value)
+
+
+def test_a_temporary_folder_that_cannot_be_made_gives_a_clear_message(demo_source, tmp_path, monkeypatch):
+    import tempfile
+
+    from evalkit.errors import UserError
+
+    monkeypatch.setattr(C, "PARALLEL_BYTES", 0)  # the demo is small: force the worker processes
+    monkeypatch.setenv("EVALKIT_CLEAN_WORKERS", "2")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no such folder"))
+    with pytest.raises(UserError) as err:
+        clean_sources([demo_source / o for o in ORGS], KEY)
+    assert "no such folder" in str(err.value) and "TMPDIR" in str(err.value)
 
 
 def test_a_killed_worker_gives_a_clear_message_and_no_dataset(demo_source, tmp_path, monkeypatch):
