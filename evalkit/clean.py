@@ -480,27 +480,31 @@ def _text(v) -> str | None:
     return str(v)
 
 
-def _texts(values: pd.Series) -> np.ndarray:
-    """``_text`` of every value, computed once per distinct value.
-
-    Text columns (``str`` or missing) need no call at all, Categoricals one per category,
-    and date columns at midnight are written by numpy.
-    """
+def _distinct_texts(values: pd.Series) -> tuple[list, np.ndarray]:
+    """The ``_text`` of each distinct value of a column that is not Arrow text, and each
+    row's position in that list (-1: missing). Categoricals cost one call per category
+    used, date columns at midnight are written by numpy."""
     dtype = values.dtype
-    if isinstance(dtype, pd.StringDtype):  # the text of a str is itself; NA is None
-        return values.to_numpy(dtype=object, na_value=None)
     if isinstance(dtype, pd.CategoricalDtype):  # the categories these rows use (of maybe millions)
         used, at = np.unique(np.asarray(values.array.codes), return_inverse=True)
         categories = dtype.categories.to_numpy()
-        table = np.array([None if c < 0 else _text(categories[c]) for c in used.tolist()], dtype=object)
-        return table[at]
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    if dtype == "datetime64[ns]" and (uniques == uniques.normalize()).all():  # str(Timestamp.date())
-        texts = np.datetime_as_string(np.asarray(uniques, dtype="datetime64[D]"), unit="D").tolist()
+        texts = [None if c < 0 else _text(categories[c]) for c in used.tolist()]
     else:
-        texts = [_text(u) for u in uniques]
-    table = np.array(texts + [None], dtype=object)
-    return table[codes]
+        at, uniques = pd.factorize(values, use_na_sentinel=True)
+        if dtype == "datetime64[ns]" and (uniques == uniques.normalize()).all():  # str(Timestamp.date())
+            texts = np.datetime_as_string(np.asarray(uniques, dtype="datetime64[D]"), unit="D").tolist()
+        else:
+            texts = [_text(u) for u in uniques]
+    return texts, np.asarray(at, dtype=np.int64).reshape(-1)
+
+
+def _texts(values: pd.Series) -> np.ndarray:
+    """``_text`` of every value, computed once per distinct value (:func:`_distinct_texts`);
+    text columns (``str`` or missing) need no call at all."""
+    if isinstance(values.dtype, pd.StringDtype):  # the text of a str is itself; NA is None
+        return values.to_numpy(dtype=object, na_value=None)
+    texts, at = _distinct_texts(values)
+    return np.array(texts + [None], dtype=object)[at]  # -1 (missing): the last, None
 
 
 def _raw_json(block: pd.DataFrame) -> list[str]:
@@ -519,23 +523,11 @@ def _raw_json(block: pd.DataFrame) -> list[str]:
 def _arrow_texts(values: pd.Series) -> pa.Array:
     """``pa.array(_texts(values), type=pa.string())``, without a Python string per row:
     the texts of the distinct values, taken for each row by Arrow."""
-    dtype = values.dtype
-    if isinstance(dtype, pd.StringDtype):  # the text of a str is itself
+    if isinstance(values.dtype, pd.StringDtype):  # the text of a str is itself
         arr = pa.array(values.array)
         arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
         return arr.cast(pa.string())
-    if isinstance(dtype, pd.CategoricalDtype):
-        codes = np.asarray(values.array.codes)
-        used, at = np.unique(codes, return_inverse=True)
-        categories = dtype.categories.to_numpy()
-        texts = [None if c < 0 else _text(categories[c]) for c in used.tolist()]
-    else:
-        at, uniques = pd.factorize(values, use_na_sentinel=True)
-        if dtype == "datetime64[ns]" and (uniques == uniques.normalize()).all():  # str(Timestamp.date())
-            texts = np.datetime_as_string(np.asarray(uniques, dtype="datetime64[D]"), unit="D").tolist()
-        else:
-            texts = [_text(u) for u in uniques]
-    at = np.asarray(at, dtype=np.int64).reshape(-1)
+    texts, at = _distinct_texts(values)
     return pa.array(texts, type=pa.string()).take(pa.array(at, mask=at < 0))
 
 

@@ -17,7 +17,8 @@ then does the ``<dataset>`` link switch to it (``os.replace`` of a symlink is at
 POSIX), so a failure or a kill mid-way leaves the previous dataset untouched.
 
 The same inputs and key give byte-identical parquet files (each source's rows sorted by
-key, the sources in the order of their codes; no timestamps inside the files); only ``manifest.json`` records the time.
+key, the sources in the order of their codes; no timestamps inside the files); only
+``manifest.json`` records the time.
 """
 
 from __future__ import annotations
@@ -167,8 +168,9 @@ def write_dataset(result, dataset: str | Path, progress=None) -> Path:
             workbook = side.submit(_quarantine_xlsx, result.quarantine, staging)
             # the largest first, so that the two threads end together (the manifest keeps the canonical order)
             tables = {name: arrow(name) for name in names}
-            jobs = {name: pool.submit(write, name, tables.pop(name))
-                    for name in sorted(names, key=lambda n: -tables[n].nbytes)}
+            largest_first = sorted(names, key=lambda n: -tables[n].nbytes)
+            # (popped: each table is held by its job only, and freed once written)
+            jobs = {name: pool.submit(write, name, tables.pop(name)) for name in largest_first}
             for name in names:
                 written = jobs[name].result()
                 if name in schemas.TABLES:
