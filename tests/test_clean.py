@@ -132,6 +132,23 @@ def test_same_inputs_and_key_give_byte_identical_parquet(demo_source, tmp_path):
     assert (Path(other) / "children.parquet").read_bytes() != (Path(a) / "children.parquet").read_bytes()
 
 
+def test_parquet_statistics_are_kept_except_for_pseudonyms_and_free_texts(tmp_path, cleaned):
+    import pyarrow.parquet as pq
+
+    path = Path(write_dataset(cleaned, tmp_path / "st"))
+    skipped = {"family_id", "child_id", "case_id", "raw_value", "clean_value", "reasons", "raw"}
+    seen = set()
+    for f in sorted(path.glob("*.parquet")):
+        meta = pq.ParquetFile(f).metadata
+        if not meta.num_rows:
+            continue
+        for i in range(meta.num_columns):
+            column = meta.row_group(0).column(i)
+            seen.add(column.path_in_schema)
+            assert column.is_stats_set == (column.path_in_schema not in skipped), (f.name, column.path_in_schema)
+    assert skipped <= seen and {"date", "score", "instrument", "rule", "file"} <= seen
+
+
 def test_manifest_fingerprints_tables_and_sources(demo_source, tmp_path, cleaned):
     path = write_dataset(cleaned, tmp_path / "m")
     man = read_manifest(path)
@@ -279,6 +296,32 @@ def test_workers_do_not_rerun_a_script_without_the_main_guard_nor_import_another
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [line for line in proc.stdout.splitlines() if line.startswith("cleaned")]
     assert len(lines) == 1 and lines[0].startswith("cleaned True"), proc.stdout
+
+
+def test_workers_keep_freed_memory_and_the_callers_environment_is_left_as_it_was(tmp_path):
+    # a fresh process: the forkserver takes the environment of the moment it starts
+    script = tmp_path / "env.py"
+    script.write_text(
+        "import multiprocessing, os\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "import evalkit.clean as C\n"
+        "if __name__ == '__main__':\n"
+        "    os.environ['MIMALLOC_PURGE_DELAY'] = '25'  # the user's own setting wins\n"
+        "    before = dict(os.environ)\n"
+        "    with C._worker_environment():\n"
+        "        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('forkserver'))\n"
+        "        got = [pool.submit(os.getenv, k).result() for k in sorted(C.WORKER_ALLOCATOR_ENV)]\n"
+        "    pool.shutdown()\n"
+        "    print(dict(os.environ) == before, got)\n",
+        encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(C.__file__).resolve().parents[1])}
+    for k in C.WORKER_ALLOCATOR_ENV:
+        env.pop(k, None)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(C.WORKER_ALLOCATOR_ENV) == ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MIMALLOC_PURGE_DELAY"]
+    assert proc.stdout.strip() == f"True {[str(1 << 30), str(1 << 40), '25']}", proc.stdout
 
 
 def test_quarantine_xlsx_opens_with_a_sheet_per_table(demo_source, tmp_path, cleaned):
