@@ -36,15 +36,18 @@ def run(args, measure):
 
     families, orgs = (410_000, 20) if args.full else (41_000, 4)
     repeat = max(1, getattr(args, "repeat", 1))
-    label = f"register ({families:,} families, {orgs} orgs, all CSV)"
+    given = getattr(args, "register", None)
+    label = f"register ({families:,} families, {orgs} orgs, all CSV)" if given is None else f"register {given}"
     with tempfile.TemporaryDirectory() as tmp:
-        measure("import evalkit.synth_exports as se\nse.XLSX_MAX_ROWS = 0\n"
-                "from evalkit.synth import synthesize\nfrom evalkit.synth_model import demo_config\n"
-                f"synthesize({tmp + '/src'!r}, demo_config(families={families}, orgs={orgs}), truth_mc_families=0)\n")
+        src = f"{tmp}/src" if given is None else str(given)
+        if given is None:
+            measure("import evalkit.synth_exports as se\nse.XLSX_MAX_ROWS = 0\n"
+                    "from evalkit.synth import synthesize\nfrom evalkit.synth_model import demo_config\n"
+                    f"synthesize({src!r}, demo_config(families={families}, orgs={orgs}), truth_mc_families=0)\n")
         floors, cleans = [], []
         for i in range(repeat):  # alternately, so that a slower spell of the machine falls on both
-            floors.append(measure(_floor(f"{tmp}/src", f"{tmp}/floor{i}")))
-            cleans.append(measure(_clean(f"{tmp}/src", f"{tmp}/clean{i}", f"{tmp}/workers_peak")))
+            floors.append(measure(_floor(src, f"{tmp}/floor{i}")))
+            cleans.append(measure(_clean(src, f"{tmp}/clean{i}", f"{tmp}/workers_peak")))
             worker_mb = float(open(f"{tmp}/workers_peak").read())
             if repeat > 1:
                 print(f"  run {i + 1}/{repeat}: clean {cleans[-1]['seconds']:.2f} s, floor {floors[-1]['seconds']:.2f} s, "

@@ -48,6 +48,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1,
                     help="measure subject and floor this many times, alternately, and report medians "
                          "(benchmarks that support it: clean)")
+    ap.add_argument("--register", type=Path, default=None,
+                    help="clean: an existing synthetic register (a folder of sources, e.g. /tmp/reg1m of "
+                         "phases_clean_1m.py) instead of generating one; the label names it")
     args = ap.parse_args(argv)
     names = sorted(p.stem[len("bench_"):] for p in HERE.glob("bench_*.py"))
     if args.only:
