@@ -912,7 +912,11 @@ def _main_not_imported():
 @contextlib.contextmanager
 def _worker_environment():
     """:data:`WORKER_ALLOCATOR_ENV` in the environment while worker processes start (the
-    allocators read it as a process starts; this process's own allocators have started)."""
+    allocators read it as a process starts; this process's own allocators have started).
+
+    The workers are forked by multiprocessing's forkserver, which takes the environment
+    once, when this process first starts it (here, unless other code started it before).
+    """
     added = {k: v for k, v in WORKER_ALLOCATOR_ENV.items() if k not in os.environ}
     os.environ.update(added)
     try:
