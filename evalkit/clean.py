@@ -482,8 +482,8 @@ def _text(v) -> str | None:
 
 def _distinct_texts(values: pd.Series) -> tuple[list, np.ndarray]:
     """The ``_text`` of each distinct value of a column that is not Arrow text, and each
-    row's position in that list (-1: missing). Categoricals cost one call per category
-    used, date columns at midnight are written by numpy."""
+    row's position in that list (a missing value: -1, or a None in the list). Categoricals
+    cost one call per category used, date columns at midnight are written by numpy."""
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):  # the categories these rows use (of maybe millions)
         used, at = np.unique(np.asarray(values.array.codes), return_inverse=True)
@@ -551,8 +551,8 @@ def _log_table(chunks: list[dict]) -> pa.Table:
         else:
             arrays[c] = pa.concat_arrays([ch[c] for ch in chunks]) if chunks else pa.nulls(0, pa.string())
     if chunks:
-        order = pa.array(np.argsort(np.concatenate([ch["_k"] for ch in chunks]), kind="stable"))
-        arrays = {c: (a[order.to_numpy()] if c == "row" else a.take(order)) for c, a in arrays.items()}
+        order = np.argsort(np.concatenate([ch["_k"] for ch in chunks]), kind="stable")
+        arrays = {c: (a[order] if c == "row" else a.take(order)) for c, a in arrays.items()}
     n = len(arrays["row"])
     sample = {}
     for c in LOG_COLUMNS:
@@ -973,7 +973,8 @@ def _source_parts(mappings: dict, key: bytes, say) -> list[_Part]:
 
     The workers are started with "forkserver" (pyarrow runs threads: no fork of a
     threaded process), a source per job, the largest first (the last job to finish is then
-    a small one); each sends back Arrow tables, pickled as buffers.
+    a small one); each hands its tables back as Arrow IPC files (:func:`_to_files`,
+    :func:`_mapped`).
     """
     import multiprocessing
 
@@ -1436,7 +1437,6 @@ def _assemble(sheets: list[_Sheet], out: _Part, say=lambda msg: None) -> None:
         qcols["raw"].extend([cells.get(line, "{}") for line in lines.tolist()])
     qdf = pd.DataFrame({c: np.array(v, dtype=object) if c != "row" else np.array(v, dtype=np.int64)
                         for c, v in qcols.items()}, columns=QUARANTINE_COLUMNS)
-    qdf["row"] = qdf["row"].astype("int64")
     qdf = qdf.sort_values(["source", "file", "sheet", "row"], kind="stable", na_position="first").reset_index(drop=True)
     # row conservation, per raw sheet: every data line read is kept, merged or quarantined
     kept = _lines_by_sheet(np.concatenate([df["_rid"].to_numpy() for df in tables.values() if df is not None] or
